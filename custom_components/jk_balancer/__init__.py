@@ -1,0 +1,1 @@
+"""JK Active Balancer integration for Home Assistant."""

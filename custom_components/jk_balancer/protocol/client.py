@@ -1,0 +1,415 @@
+"""Async client for a JK balancer, built on bleak and bleak-retry-connector.
+
+The client takes a ``BLEDevice`` (Home Assistant hands over one that may sit
+behind a Bluetooth proxy), connects, performs the handshake the official app
+uses (device info 0x97, then settings 0x96, after which the device streams
+cell-info frames), keeps the newest complete :class:`Snapshot`, and writes
+settings, confirming each by reading the settings back.
+
+It starts no background task: everything happens in the notification callback
+or in the awaiting caller, so a lost link leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import hmac
+import logging
+import time
+from typing import Any, Final
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+import bleak_retry_connector
+
+from .commands import (
+    Confirmation,
+    encode_request,
+    held_value,
+    is_confirmed,
+    prepare_write,
+)
+from .const import CHARACTERISTIC_UUID, SERVICE_UUID, FrameType, Protocol, Request
+from .decode import DecodedFrame, FrameDecoder
+from .errors import (
+    DeviceConnectionError,
+    DeviceTimeoutError,
+    FrameError,
+    NotConnectedError,
+    UnsupportedDeviceError,
+    WriteNotConfirmedError,
+)
+from .frame import AssemblerStats, FrameAssembler
+from .model import CellInfo, DeviceInfo, Settings, Snapshot
+
+_LOGGER = logging.getLogger(__name__)
+
+# Real devices answer within 0.2 s; a proxy and a busy radio add to that.
+DEFAULT_RESPONSE_TIMEOUT: Final = 5.0
+# The stream starts about 0.6 s after the settings request.
+DEFAULT_STREAM_TIMEOUT: Final = 5.0
+
+SnapshotListener = Callable[[Snapshot], None]
+
+
+class JKBalancerClient:
+    """Talk to one JK balancer (or the balancer inside a JK BMS)."""
+
+    def __init__(
+        self,
+        ble_device: BLEDevice,
+        *,
+        protocol: Protocol | None = None,
+        response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
+        stream_timeout: float = DEFAULT_STREAM_TIMEOUT,
+        backend: type[BaseBleakClient] | None = None,
+    ) -> None:
+        """Prepare a client; nothing is sent until :meth:`connect`.
+
+        ``protocol`` overrides layout detection. ``backend`` selects a bleak
+        backend (the virtual balancer); Home Assistant picks its own.
+        """
+        self._ble_device = ble_device
+        self._protocol_override = protocol
+        self._response_timeout = response_timeout
+        self._stream_timeout = stream_timeout
+        self._backend = backend
+        self._client: BleakClient | None = None
+        self._write_char: BleakGATTCharacteristic | None = None
+        self._assembler = FrameAssembler()
+        self._decoder = FrameDecoder(protocol)
+        self._settings: Settings | None = None
+        self._cell_info: CellInfo | None = None
+        self._cell_info_at: float | None = None
+        self._waiters: dict[int, list[asyncio.Future[DecodedFrame]]] = {}
+        self._listeners: list[SnapshotListener] = []
+        self._disconnect_listeners: list[Callable[[], None]] = []
+        self._connect_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._last_rejection: FrameError | None = None
+        self.rejected_frames = 0
+        self.last_frames: dict[FrameType, bytes] = {}
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """Bluetooth address of the device."""
+        return self._ble_device.address
+
+    @property
+    def name(self) -> str:
+        """Advertised name, or the address."""
+        return self._ble_device.name or self._ble_device.address
+
+    @property
+    def is_connected(self) -> bool:
+        """Return True while the link is up."""
+        return self._client is not None and self._client.is_connected
+
+    @property
+    def protocol(self) -> Protocol | None:
+        """Frame layout in use (detected or overridden)."""
+        return self._decoder.protocol
+
+    @property
+    def device_info(self) -> DeviceInfo | None:
+        """Newest device info."""
+        return self._decoder.device_info
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """Newest complete state, or None before the first handshake."""
+        device_info = self._decoder.device_info
+        protocol = self._decoder.protocol
+        if (
+            device_info is None
+            or protocol is None
+            or self._settings is None
+            or self._cell_info is None
+        ):
+            return None
+        return Snapshot(protocol, device_info, self._settings, self._cell_info)
+
+    @property
+    def cell_info_age(self) -> float | None:
+        """Seconds since the last cell-info frame arrived."""
+        if self._cell_info_at is None:
+            return None
+        return time.monotonic() - self._cell_info_at
+
+    @property
+    def stats(self) -> AssemblerStats:
+        """What the frame assembler dropped."""
+        return self._assembler.stats
+
+    def set_ble_device(self, ble_device: BLEDevice) -> None:
+        """Use a newer BLEDevice (the device may now be reached via another proxy)."""
+        self._ble_device = ble_device
+
+    def add_listener(self, listener: SnapshotListener) -> Callable[[], None]:
+        """Call ``listener`` with every new snapshot; return the remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def add_disconnect_listener(
+        self, listener: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` when the link drops unexpectedly; return the remover."""
+        self._disconnect_listeners.append(listener)
+        return lambda: self._disconnect_listeners.remove(listener)
+
+    def verify_password(self, password: str) -> bool:
+        """Compare ``password`` with the passcode the device reported."""
+        device_info = self._decoder.device_info
+        if device_info is None:
+            raise NotConnectedError("no device info received yet")
+        return hmac.compare_digest(password.encode(), device_info.passcode.encode())
+
+    # -- connection ----------------------------------------------------------
+
+    async def connect(self) -> Snapshot:
+        """Connect, perform the handshake and return the first snapshot."""
+        async with self._connect_lock:
+            if self.is_connected and (snapshot := self.snapshot) is not None:
+                return snapshot
+            self._assembler.reset()
+            self._settings = None
+            self._cell_info = None
+            client = await self._establish()
+            self._client = client
+            try:
+                notify_char, self._write_char = _find_characteristics(client)
+                await client.start_notify(notify_char, self._on_notification)
+                return await self._handshake()
+            except BleakError as err:
+                await self._drop_client()
+                raise DeviceConnectionError(
+                    f"{self.name}: link failed during the handshake: {err}",
+                    name=self.name,
+                ) from err
+            except BaseException:
+                await self._drop_client()
+                raise
+
+    async def disconnect(self) -> None:
+        """Disconnect; pending requests fail with NotConnectedError."""
+        await self._drop_client()
+
+    async def _establish(self) -> BleakClient:
+        kwargs: dict[str, Any] = {}
+        if self._backend is not None:
+            kwargs["backend"] = self._backend
+        try:
+            # Looked up at call time: Home Assistant swaps in its proxy-aware class.
+            return await bleak_retry_connector.establish_connection(
+                bleak_retry_connector.BleakClientWithServiceCache,
+                self._ble_device,
+                self.name,
+                disconnected_callback=self._on_disconnected,
+                ble_device_callback=lambda: self._ble_device,
+                max_attempts=3,
+                **kwargs,
+            )
+        except (BleakError, TimeoutError) as err:
+            raise DeviceConnectionError(
+                f"cannot connect to {self.name}: {err}", name=self.name
+            ) from err
+
+    async def _handshake(self) -> Snapshot:
+        await self._request(Request.DEVICE_INFO, FrameType.DEVICE_INFO)
+        await self._request(Request.SETTINGS, FrameType.SETTINGS)
+        try:
+            if self._cell_info is None:
+                await self._wait_for(FrameType.CELL_INFO, self._stream_timeout)
+        except DeviceTimeoutError:
+            if self._last_rejection is not None:
+                raise UnsupportedDeviceError(
+                    f"{self.name} sends frames no known layout explains: "
+                    f"{self._last_rejection}",
+                    name=self.name,
+                ) from self._last_rejection
+            # Some firmware starts streaming only after a second settings request.
+            await self._request(Request.SETTINGS, FrameType.CELL_INFO)
+        snapshot = self.snapshot
+        if snapshot is None:  # pragma: no cover - all three frames were awaited
+            raise DeviceConnectionError("handshake incomplete", name=self.name)
+        return snapshot
+
+    async def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        self._fail_waiters(NotConnectedError(f"{self.name}: disconnected"))
+        if client is None:
+            return
+        try:
+            await client.disconnect()
+        except BleakError as err:
+            _LOGGER.debug("%s: error while disconnecting: %s", self.name, err)
+
+    def _on_disconnected(self, client: BleakClient) -> None:
+        if client is not self._client:
+            return
+        _LOGGER.debug("%s: link lost", self.name)
+        self._client = None
+        self._assembler.reset()
+        self._fail_waiters(NotConnectedError(f"{self.name}: connection lost"))
+        for listener in list(self._disconnect_listeners):
+            listener()
+
+    # -- requests ------------------------------------------------------------
+
+    async def request_settings(self) -> Settings:
+        """Ask for the settings frame and return it."""
+        result = await self._request(Request.SETTINGS, FrameType.SETTINGS)
+        assert isinstance(result, Settings)
+        return result
+
+    async def write_setting(self, key: str, value: float | bool) -> Settings:
+        """Write a setting and return the settings the device holds afterwards.
+
+        The value is checked against the device's range before anything is sent
+        (SettingOutOfRangeError). After the write the settings are read back;
+        WriteNotConfirmedError when the device holds another value.
+        """
+        async with self._write_lock:
+            snapshot = self.snapshot
+            if snapshot is None or not self.is_connected:
+                raise NotConnectedError(f"{self.name}: not connected")
+            write = prepare_write(
+                key,
+                value,
+                snapshot.protocol,
+                device_info=snapshot.device_info,
+                settings=snapshot.settings,
+                cell_info=snapshot.cell_info,
+            )
+            _LOGGER.debug("%s: writing %s = %s", self.name, key, write.value)
+            await self._send(write.command)
+            settings = await self.request_settings()
+            cell_info: CellInfo | None = None
+            if write.spec.confirmation is Confirmation.PACK_VOLTAGE:
+                result = await self._wait_for(FrameType.CELL_INFO, self._stream_timeout)
+                assert isinstance(result, CellInfo)
+                cell_info = result
+            held = held_value(write.spec, settings, cell_info)
+            if not is_confirmed(write, held):
+                raise WriteNotConfirmedError(
+                    f"{self.name} did not take {key} = {write.value:g}; "
+                    f"it holds {held if held is not None else 'nothing'}",
+                    setting=key,
+                    value=f"{write.value:g}",
+                    held="" if held is None else f"{held:g}",
+                )
+            return settings
+
+    async def _request(self, request: Request, answer: FrameType) -> DecodedFrame:
+        future = self._expect(answer)
+        await self._send(encode_request(request))
+        return await self._await(future, answer, self._response_timeout)
+
+    async def _wait_for(self, answer: FrameType, within: float) -> DecodedFrame:
+        return await self._await(self._expect(answer), answer, within)
+
+    def _expect(self, answer: FrameType) -> asyncio.Future[DecodedFrame]:
+        future: asyncio.Future[DecodedFrame] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters.setdefault(answer, []).append(future)
+        return future
+
+    async def _await(
+        self, future: asyncio.Future[DecodedFrame], answer: FrameType, within: float
+    ) -> DecodedFrame:
+        """Await a device's answer; its absence becomes a DeviceTimeoutError."""
+        try:
+            async with asyncio.timeout(within):
+                return await future
+        except TimeoutError:
+            raise DeviceTimeoutError(
+                f"{self.name}: no {answer.key} frame within {within:g} s",
+                name=self.name,
+                frame=answer.key,
+            ) from None
+        finally:
+            waiters = self._waiters.get(answer, [])
+            if future in waiters:
+                waiters.remove(future)
+
+    async def _send(self, command: bytes) -> None:
+        client = self._client
+        if client is None or self._write_char is None:
+            raise NotConnectedError(f"{self.name}: not connected")
+        try:
+            await client.write_gatt_char(self._write_char, command, response=False)
+        except BleakError as err:
+            raise DeviceConnectionError(
+                f"{self.name}: write failed: {err}", name=self.name
+            ) from err
+
+    def _fail_waiters(self, error: Exception) -> None:
+        waiters, self._waiters = self._waiters, {}
+        for futures in waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_exception(error)
+
+    # -- incoming ------------------------------------------------------------
+
+    def _on_notification(self, _sender: object, data: bytearray) -> None:
+        for frame in self._assembler.feed(data):
+            try:
+                frame_type = FrameType(frame.frame_type)
+                self.last_frames[frame_type] = frame.raw
+                decoded = self._decoder.decode(frame)
+            except (ValueError, FrameError) as err:
+                self.rejected_frames += 1
+                if isinstance(err, FrameError):
+                    self._last_rejection = err
+                _LOGGER.debug("%s: frame dropped: %s", self.name, err)
+                continue
+            self._accept(frame_type, decoded)
+
+    def _accept(self, frame_type: FrameType, decoded: DecodedFrame) -> None:
+        if isinstance(decoded, Settings):
+            self._settings = decoded
+        elif isinstance(decoded, CellInfo):
+            self._cell_info = decoded
+            self._cell_info_at = time.monotonic()
+        for future in self._waiters.pop(frame_type, []):
+            if not future.done():
+                future.set_result(decoded)
+        if isinstance(decoded, CellInfo) and (snapshot := self.snapshot) is not None:
+            for listener in list(self._listeners):
+                try:
+                    listener(snapshot)
+                except Exception:
+                    _LOGGER.exception("%s: snapshot listener failed", self.name)
+
+
+def _find_characteristics(
+    client: BleakClient,
+) -> tuple[BleakGATTCharacteristic, BleakGATTCharacteristic]:
+    """Pick the notify and the write characteristic (some firmware has two FFE1)."""
+    service = client.services.get_service(SERVICE_UUID)
+    characteristics = [] if service is None else service.characteristics
+    notify = write = None
+    for characteristic in characteristics:
+        if characteristic.uuid != CHARACTERISTIC_UUID:
+            continue
+        properties = characteristic.properties
+        if notify is None and ("notify" in properties or "indicate" in properties):
+            notify = characteristic
+        if write is None and (
+            "write-without-response" in properties or "write" in properties
+        ):
+            write = characteristic
+    if notify is None or write is None:
+        raise UnsupportedDeviceError(
+            "the device has no FFE0/FFE1 service to notify and write",
+            name=client.address,
+        )
+    return notify, write

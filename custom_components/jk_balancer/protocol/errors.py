@@ -1,0 +1,90 @@
+"""Errors of the protocol layer.
+
+Every error carries a stable ``translation_key`` and ``placeholders`` so a user
+interface can show it in the user's language; messages never contain the device
+passcode.
+"""
+
+from __future__ import annotations
+
+
+class JKError(Exception):
+    """Base class of every error raised by the protocol layer."""
+
+    translation_key = "device_error"
+
+    def __init__(self, message: str, **placeholders: str) -> None:
+        super().__init__(message)
+        self.placeholders: dict[str, str] = placeholders
+
+
+class FrameError(JKError):
+    """A frame that cannot be trusted: unknown type or corrupt content."""
+
+    translation_key = "bad_frame"
+
+
+class ImplausibleFrameError(FrameError):
+    """Decoded values are physically impossible: wrong layout or corrupt frame."""
+
+    translation_key = "implausible_frame"
+
+
+class ProtocolDetectionError(FrameError):
+    """No known frame layout explains what the device sends."""
+
+    translation_key = "unsupported_device"
+
+
+class UnsupportedDeviceError(JKError):
+    """The device is not a JK balancer this library can talk to."""
+
+    translation_key = "unsupported_device"
+
+
+class SettingError(JKError):
+    """A setting cannot be written."""
+
+    translation_key = "setting_error"
+
+
+class UnknownSettingError(SettingError):
+    """The name does not denote a writable setting."""
+
+    translation_key = "unknown_setting"
+
+
+class SettingNotSupportedError(SettingError):
+    """The device's protocol has no register for this setting."""
+
+    translation_key = "setting_not_supported"
+
+
+class SettingOutOfRangeError(SettingError):
+    """The value lies outside what the device accepts; nothing was sent."""
+
+    translation_key = "value_out_of_range"
+
+
+class WriteNotConfirmedError(SettingError):
+    """The device did not take the value: its read-back differs."""
+
+    translation_key = "write_not_confirmed"
+
+
+class DeviceConnectionError(JKError):
+    """The device cannot be reached or the link was lost."""
+
+    translation_key = "cannot_connect"
+
+
+class DeviceTimeoutError(DeviceConnectionError):
+    """The device did not answer in time."""
+
+    translation_key = "timeout"
+
+
+class NotConnectedError(DeviceConnectionError):
+    """An operation needs a connection that is not there (any more)."""
+
+    translation_key = "not_connected"
