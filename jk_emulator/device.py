@@ -1,0 +1,523 @@
+"""The virtual balancer: a JK device that speaks the BLE protocol byte for byte.
+
+It answers the 20-byte commands a client writes with 300-byte frames sent as
+20-byte notifications, at the real devices' pace (device info about 0.1 s after
+0x97, settings about 0.08 s after 0x96, cell info every 0.5 s once both were
+asked for), scaled by ``time_scale``. Its frames are built from the protocol
+layer's layout tables, and settings writes are checked against the protocol
+layer's setting definitions, the way the real device checks its ranges.
+
+Faults can be injected: a link dropped in the middle of a frame, corrupted
+checksums, silence, bursts of garbage, a reboot, the device vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import logging
+import random
+import time
+from typing import Any, Final
+
+from custom_components.jk_balancer.protocol import (
+    DEFAULT_PASSCODE,
+    SERVICE_UUID,
+    FrameError,
+    JKError,
+    Protocol,
+    Request,
+    parse_command,
+    setting_limits,
+)
+from custom_components.jk_balancer.protocol.commands import (
+    SETTINGS as SETTING_SPECS,
+    Confirmation,
+    SettingSpec,
+)
+from custom_components.jk_balancer.protocol.const import COMMAND_HEADER
+from custom_components.jk_balancer.protocol.decode import WIRE_RESISTANCE_LIMIT
+from custom_components.jk_balancer.protocol.layouts import (
+    CELL_INFO_LAYOUTS,
+    DEVICE_INFO,
+    SETTINGS_LAYOUTS,
+)
+from custom_components.jk_balancer.protocol.model import DeviceInfo
+
+from .pack import BalancerSettings, Cell, Pack
+from .profiles import Profile
+
+_LOGGER = logging.getLogger(__name__)
+
+# Response times measured in the captures, in seconds.
+DEVICE_INFO_DELAY: Final = 0.1
+SETTINGS_DELAY: Final = 0.08
+STREAM_START_DELAY: Final = 0.6
+STREAM_INTERVAL: Final = 0.5
+NOTIFICATION_SIZE: Final = 20
+# The record some firmware appends to every frame (making it 320 bytes).
+TRAILER: Final = COMMAND_HEADER + bytes((0xC8, 0x01, 0x01)) + bytes(12) + b"\x44"
+# Bluetooth SIG id the JK BLE modules advertise with, followed by 88 A0 + MAC.
+ADVERTISED_MANUFACTURER_ID: Final = 0x0B65
+
+
+class LinkRefused(Exception):
+    """The device cannot take a connection now (off, rebooting or busy)."""
+
+
+@dataclass(slots=True)
+class Measurement:
+    """What the device measured for the frame it sent last (for tests)."""
+
+    cell_voltages: list[float]
+    cell_resistances: list[float]
+    balancing: bool
+    balancing_current: float
+    pack_current: float
+
+
+@dataclass(eq=False, slots=True)
+class Link:
+    """One client connection to the device."""
+
+    notify: Callable[[bytes], None]
+    on_drop: Callable[[], None]
+    requested: set[int] = field(default_factory=set)
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    open: bool = True
+
+
+class VirtualBalancer:
+    """A JK balancer (or JK BMS) in software."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        address: str,
+        name: str | None = None,
+        passcode: str = DEFAULT_PASSCODE,
+        time_scale: float = 1.0,
+        speed: float = 1.0,
+        seed: int | None = None,
+        drifting_cell: int | None = None,
+        drift_current: float = 0.5,
+        high_resistance_cell: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Create a device; ``speed`` is simulated seconds per real second.
+
+        ``time_scale`` shortens (below 1) the protocol's response times for
+        tests. ``drifting_cell`` (numbered from 1) leaks ``drift_current``;
+        ``high_resistance_cell`` gets a balance wire too resistive to balance.
+        """
+        self.profile = profile
+        self.address = address.upper()
+        self.name = name or profile.vendor_id
+        self.passcode = passcode
+        self.time_scale = time_scale
+        self.speed = speed
+        self.rng = random.Random(seed)
+        self._clock = clock
+        self._last_sync = clock()
+        # Evenly spread, shuffled: the initial difference is the same for any seed.
+        steps = max(profile.cells - 1, 1)
+        offsets = [profile.spread * (i / steps - 0.5) for i in range(profile.cells)]
+        self.rng.shuffle(offsets)
+        cells = []
+        for index, offset in enumerate(offsets):
+            cells.append(
+                Cell(
+                    charge=profile.capacity * (profile.state_of_charge + offset),
+                    wire_resistance=round(self.rng.uniform(0.06, 0.16), 4),
+                    leak_current=drift_current if index + 1 == drifting_cell else 0.0,
+                )
+            )
+        if high_resistance_cell is not None:
+            cells[high_resistance_cell - 1].wire_resistance = 3 * WIRE_RESISTANCE_LIMIT
+        self.pack = Pack(
+            profile.chemistry,
+            profile.capacity,
+            cells,
+            self.rng,
+            load_amplitude=profile.load_amplitude,
+        )
+        self.balancer = BalancerSettings(
+            enabled=True,
+            trigger_voltage=profile.trigger_voltage,
+            start_voltage=profile.start_voltage,
+            max_current=profile.balance_current,
+            cell_count=profile.cells,
+        )
+        self.power_off_voltage = profile.power_off_voltage
+        self.battery_capacity = profile.capacity
+        # Reported voltage = true voltage * calibration; JK04 keeps an ADC
+        # reference whose ratio to the factory one is that factor.
+        self.calibration = 1.0
+        self.adc_reference = 3.0
+        self.uptime_base: float = 3_600 * 24 * 7
+        self.power_on_count = 5
+        self.runtime_base = 86_400.0
+        self.cycle_count = 3
+        self.powered = True
+        self.link: Link | None = None
+        self.last_measurement: Measurement | None = None
+        self.writes: list[tuple[str, float]] = []
+        self._counter = 0
+        self._started = clock()
+        # Faults.
+        self._corrupt_rate = 0.0
+        self._silent_until = 0.0
+        self._drop_next_frame = False
+        self._refuse_writes = False
+        self._offline_until = 0.0
+
+    # -- identity and advertising --------------------------------------------
+
+    @property
+    def protocol(self) -> Protocol:
+        """The frame layout this device speaks."""
+        return self.profile.protocol
+
+    @property
+    def available(self) -> bool:
+        """Return True while the device is powered and advertising."""
+        return self.powered and self._clock() >= self._offline_until
+
+    def advertisement(self) -> dict[str, Any]:
+        """Return what the device advertises (name, manufacturer data, service)."""
+        mac = bytes.fromhex(self.address.replace(":", ""))
+        return {
+            "local_name": self.name,
+            "manufacturer_data": {ADVERTISED_MANUFACTURER_ID: b"\x88\xa0" + mac},
+            "service_uuids": [SERVICE_UUID],
+            "rssi": -60 - self.rng.randint(0, 15),
+        }
+
+    def device_info(self) -> DeviceInfo:
+        """Return the identity the device reports, as the decoder would see it."""
+        return DeviceInfo(
+            vendor_id=self.profile.vendor_id,
+            hardware_version=self.profile.hardware_version,
+            software_version=self.profile.software_version,
+            device_name=self.name,
+            serial_number=self.address.replace(":", "")[-10:],
+            manufacturing_date="240101",
+            uptime=int(self.uptime_base + self._real_elapsed()),
+            power_on_count=self.power_on_count,
+            passcode=self.passcode,
+        )
+
+    # -- links ---------------------------------------------------------------
+
+    def connect(
+        self, notify: Callable[[bytes], None], on_drop: Callable[[], None]
+    ) -> Link:
+        """Accept a client connection (the BLE backend calls this)."""
+        if not self.available:
+            raise LinkRefused(f"{self.name} is not reachable")
+        if self.link is not None:
+            raise LinkRefused(f"{self.name} already has a connection")
+        self.link = Link(notify, on_drop)
+        return self.link
+
+    def disconnect(self, link: Link) -> None:
+        """The client closed the connection."""
+        self._close(link)
+
+    def _close(self, link: Link) -> None:
+        link.open = False
+        for timer in link.timers:
+            timer.cancel()
+        link.timers.clear()
+        if self.link is link:
+            self.link = None
+
+    def _drop(self, link: Link) -> None:
+        """Drop the link from the device's side (the client sees a disconnect)."""
+        if not link.open:
+            return
+        self._close(link)
+        link.on_drop()
+
+    # -- commands ------------------------------------------------------------
+
+    def receive(self, link: Link, data: bytes) -> None:
+        """Handle a write from the client, as the device firmware does."""
+        if not link.open or self._silent():
+            return
+        try:
+            command = parse_command(bytes(data))
+        except FrameError as err:
+            _LOGGER.debug("%s: ignoring malformed command: %s", self.name, err)
+            return
+        if command.command == Request.DEVICE_INFO:
+            self._answer(link, DEVICE_INFO_DELAY, self._device_info_frame)
+        elif command.command == Request.SETTINGS:
+            self._answer(link, SETTINGS_DELAY, self._settings_frame)
+        else:
+            self._write_register(command.command, command.value)
+            return
+        first = command.command not in link.requested
+        link.requested.add(command.command)
+        if first and len(link.requested) == 2:
+            self._schedule(link, STREAM_START_DELAY, self._stream)
+
+    def _answer(self, link: Link, delay: float, build: Callable[[], bytes]) -> None:
+        self._schedule(link, delay, lambda: self._send(link, build()))
+
+    def _stream(self) -> None:
+        link = self.link
+        if link is None or not link.open:
+            return
+        self._send(link, self._cell_info_frame())
+        self._schedule(link, STREAM_INTERVAL, self._stream)
+
+    def _schedule(self, link: Link, delay: float, action: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        link.timers = [timer for timer in link.timers if not timer.cancelled()]
+        link.timers.append(loop.call_later(delay * self.time_scale, action))
+
+    def _write_register(self, register: int, value: bytes) -> None:
+        spec = next(
+            (
+                spec
+                for spec in SETTING_SPECS.values()
+                if (item := spec.registers.get(self.protocol)) is not None
+                and item.address == register
+                and item.encoding.size == len(value)
+            ),
+            None,
+        )
+        if spec is None:
+            _LOGGER.debug("%s: unknown register %#04x", self.name, register)
+            return
+        number = spec.registers[self.protocol].decode(value)
+        if self._refuse_writes or not self._accepts(spec, number):
+            _LOGGER.debug("%s: refusing %s = %s", self.name, spec.key, number)
+            return
+        self._sync()
+        self.writes.append((spec.key, number))
+        self._apply(spec.key, number)
+
+    def _accepts(self, spec: SettingSpec, number: float) -> bool:
+        if spec.confirmation is Confirmation.PACK_VOLTAGE:
+            # The device takes any plausible reference or pack voltage.
+            return number > 0
+        try:
+            limits = setting_limits(spec, self.protocol, self.device_info())
+        except JKError:
+            return False
+        return limits.minimum - 1e-6 <= number <= limits.maximum + 1e-6
+
+    def _apply(self, key: str, number: float) -> None:
+        if key == "balancer_enabled":
+            self.balancer.enabled = bool(number)
+        elif key == "balance_trigger_voltage":
+            self.balancer.trigger_voltage = number
+        elif key == "balance_start_voltage":
+            self.balancer.start_voltage = number
+        elif key == "max_balance_current":
+            self.balancer.max_current = number
+        elif key == "cell_count":
+            self.balancer.cell_count = int(number)
+        elif key == "power_off_voltage":
+            self.power_off_voltage = number
+        elif key == "battery_capacity":
+            self.battery_capacity = number
+        elif self.protocol is Protocol.JK04:  # voltage_calibration: ADC reference
+            self.adc_reference = number
+            self.calibration = number / 3.0
+        else:  # voltage_calibration: measured pack voltage
+            true_total = sum(self.pack.true_voltages()[: self.balancer.cell_count])
+            self.calibration = number / true_total
+
+    # -- frames --------------------------------------------------------------
+
+    def _next_counter(self) -> int:
+        self._counter = (self._counter + 1) & 0xFF
+        return self._counter
+
+    def _device_info_frame(self) -> bytes:
+        info = self.device_info()
+        values = {
+            "vendor_id": info.vendor_id,
+            "hardware_version": info.hardware_version,
+            "software_version": info.software_version,
+            "uptime": info.uptime,
+            "power_on_count": info.power_on_count,
+            "device_name": info.device_name,
+            "passcode": info.passcode,
+            "manufacturing_date": info.manufacturing_date,
+            "serial_number": info.serial_number,
+        }
+        return DEVICE_INFO.encode(values, self._next_counter())
+
+    def _settings_frame(self) -> bytes:
+        values: dict[str, Any] = {
+            "cell_count": self.balancer.cell_count,
+            "balancer_enabled": int(self.balancer.enabled),
+            "balance_trigger_voltage": self.balancer.trigger_voltage,
+            "balance_start_voltage": self.balancer.start_voltage,
+            "max_balance_current": self.balancer.max_current,
+            "power_off_voltage": self.power_off_voltage,
+            "voltage_calibration": self.adc_reference,
+            "battery_capacity": self.battery_capacity,
+        }
+        return SETTINGS_LAYOUTS[self.protocol].encode(values, self._next_counter())
+
+    def _cell_info_frame(self) -> bytes:
+        self._sync()
+        count = self.balancer.cell_count
+        wired = len(self.pack.cells)
+        measured = [v * self.calibration for v in self.pack.measured_voltages()]
+        # Taps above the wired cells read nothing.
+        voltages = (measured + [0.0] * count)[:count]
+        if self.protocol.is_jk02:
+            voltages = [round(v, 3) for v in voltages]
+        resistances = [cell.wire_resistance for cell in self.pack.cells][:count]
+        resistances += [0.0] * (count - len(resistances))
+        present = [v for v in voltages if v > 0]
+        highest, lowest = max(present), min(present)
+        self.last_measurement = Measurement(
+            voltages,
+            resistances,
+            self.pack.balancing,
+            self.pack.balance_current,
+            self.pack.pack_current,
+        )
+        values: dict[str, Any] = {
+            "cell_voltages": voltages,
+            "cell_resistances": resistances,
+            "connected_cells_mask": (1 << count) - 1,
+            "average_cell_voltage": sum(present) / len(present),
+            "delta_cell_voltage": highest - lowest,
+            "max_voltage_cell_index": voltages.index(highest),
+            "min_voltage_cell_index": voltages.index(lowest),
+            "balancing_action": 2 if self.pack.balancing else 0,
+            "balancing_current": self.pack.balance_current,
+            "total_runtime": int(self.runtime_base + self._real_elapsed()),
+        }
+        if self.protocol.is_jk02:
+            values |= self._bms_values(voltages, count, wired)
+        return CELL_INFO_LAYOUTS[self.protocol].encode(values, self._next_counter())
+
+    def _bms_values(
+        self, voltages: list[float], count: int, wired: int
+    ) -> dict[str, Any]:
+        charges = [cell.charge for cell in self.pack.cells]
+        remaining = min(charges)
+        warnings = sum(
+            1 << index
+            for index, cell in enumerate(self.pack.cells[:count])
+            if cell.wire_resistance > WIRE_RESISTANCE_LIMIT
+        )
+        errors = (1 << 10) if count != wired else 0  # cell count mismatch
+        errors |= (1 << 8) if warnings else 0  # wire resistance
+        return {
+            "total_voltage": sum(voltages),
+            "current": round(self.pack.pack_current, 3),
+            "temperature_sensor_1": 24.0 + self.rng.uniform(-0.2, 0.2),
+            "temperature_sensor_2": 24.5 + self.rng.uniform(-0.2, 0.2),
+            "power_tube_temperature": 27.0 + abs(self.pack.pack_current) / 4,
+            "errors_mask": errors,
+            "wire_resistance_warning_mask": warnings,
+            "state_of_charge": round(100 * remaining / self.pack.capacity),
+            "remaining_capacity": round(remaining, 3),
+            "nominal_capacity": self.battery_capacity,
+            "cycle_count": self.cycle_count,
+            "state_of_health": 100,
+            "charging": 1,
+            "discharging": 1,
+        }
+
+    def _send(self, link: Link, frame: bytes) -> None:
+        if not link.open or self._silent():
+            return
+        data = bytearray(frame)
+        if self._corrupt_rate and self.rng.random() < self._corrupt_rate:
+            data[-1] ^= 0xFF
+        if self.profile.trailer:
+            data += TRAILER
+        chunks = [
+            bytes(data[start : start + NOTIFICATION_SIZE])
+            for start in range(0, len(data), NOTIFICATION_SIZE)
+        ]
+        if self._drop_next_frame:
+            self._drop_next_frame = False
+            for chunk in chunks[: len(chunks) // 2]:
+                link.notify(chunk)
+            self._drop(link)
+            return
+        for chunk in chunks:
+            link.notify(chunk)
+
+    # -- simulated time ------------------------------------------------------
+
+    def _real_elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def _sync(self) -> None:
+        now = self._clock()
+        elapsed, self._last_sync = now - self._last_sync, now
+        self.advance(elapsed * self.speed)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass for the pack and the balancer."""
+        self.runtime_base += seconds
+        active = BalancerSettings(
+            enabled=self.balancer.enabled and self.available,
+            trigger_voltage=self.balancer.trigger_voltage,
+            start_voltage=self.balancer.start_voltage,
+            max_current=self.balancer.max_current,
+            cell_count=self.balancer.cell_count,
+        )
+        self.pack.advance(seconds, active)
+
+    # -- faults --------------------------------------------------------------
+
+    def drop_link(self, *, mid_frame: bool = True) -> None:
+        """Lose the link: in the middle of the next frame, or right now."""
+        if mid_frame:
+            self._drop_next_frame = True
+        elif self.link is not None:
+            self._drop(self.link)
+
+    def corrupt_frames(self, rate: float) -> None:
+        """Send a wrong checksum in this share (0..1) of frames."""
+        self._corrupt_rate = rate
+
+    def go_silent(self, seconds: float) -> None:
+        """Ignore commands and stop streaming for ``seconds`` (link stays up)."""
+        self._silent_until = self._clock() + seconds
+
+    def _silent(self) -> bool:
+        return self._clock() < self._silent_until
+
+    def send_garbage(self, size: int = 64) -> None:
+        """Write a burst of random bytes into the notification stream."""
+        if self.link is None:
+            return
+        data = bytes(self.rng.getrandbits(8) for _ in range(size))
+        for start in range(0, size, NOTIFICATION_SIZE):
+            self.link.notify(data[start : start + NOTIFICATION_SIZE])
+
+    def reboot(self, downtime: float = 2.0) -> None:
+        """Restart: the link drops and the device is gone for ``downtime`` s."""
+        if self.link is not None:
+            self._drop(self.link)
+        self._offline_until = self._clock() + downtime
+        self.power_on_count += 1
+        self.uptime_base = -self._real_elapsed() - downtime
+        self._counter = 0
+
+    def set_powered(self, powered: bool) -> None:
+        """Switch the device off (it vanishes) or on again."""
+        self.powered = powered
+        if not powered and self.link is not None:
+            self._drop(self.link)
+
+    def refuse_writes(self, refuse: bool = True) -> None:
+        """Ignore every settings write (the read-back keeps the old value)."""
+        self._refuse_writes = refuse

@@ -1,0 +1,166 @@
+"""A battery pack as an active balancer sees it.
+
+Each cell holds a charge; its voltage follows the chemistry's open-circuit curve.
+A cell may leak (it drifts away from the others) and each balance wire has a
+resistance. The balancer logic follows the vendor manuals: with the balancer on,
+balancing starts when the pack's cell difference exceeds the trigger and the
+highest cell is above the start voltage, moves charge from the highest to the
+lowest cell at the set current, and stops once the difference is below the
+trigger. A wire whose resistance is too high, or a cell count that does not match
+the wiring, blocks balancing.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+import math
+import random
+from typing import Final
+
+from custom_components.jk_balancer.protocol.decode import WIRE_RESISTANCE_LIMIT
+
+# State of charge -> open-circuit voltage, piecewise linear.
+OCV_CURVES: Final[dict[str, tuple[tuple[float, float], ...]]] = {
+    "LFP": (
+        (0.00, 2.50),
+        (0.05, 3.00),
+        (0.10, 3.20),
+        (0.30, 3.26),
+        (0.70, 3.30),
+        (0.90, 3.33),
+        (0.97, 3.40),
+        (1.00, 3.60),
+    ),
+    "NCM": ((0.00, 3.00), (0.10, 3.45), (0.50, 3.70), (0.90, 4.05), (1.00, 4.20)),
+    "LTO": ((0.00, 1.80), (0.10, 2.20), (0.50, 2.35), (0.90, 2.50), (1.00, 2.80)),
+}
+# Share of the charge taken from the highest cell that reaches the lowest.
+TRANSFER_EFFICIENCY: Final = 0.9
+# Measurement jitter of the balancer's ADC, in V.
+NOISE: Final = 0.0005
+
+
+def open_circuit_voltage(chemistry: str, state_of_charge: float) -> float:
+    """Voltage of a resting cell at the given state of charge (0..1)."""
+    curve = OCV_CURVES[chemistry]
+    soc = min(max(state_of_charge, 0.0), 1.0)
+    index = min(bisect_right([point[0] for point in curve], soc), len(curve) - 1)
+    (soc_low, v_low), (soc_high, v_high) = curve[index - 1], curve[index]
+    return v_low + (v_high - v_low) * (soc - soc_low) / (soc_high - soc_low)
+
+
+@dataclass(slots=True)
+class Cell:
+    """One cell and its balance wire."""
+
+    charge: float  # Ah
+    wire_resistance: float = 0.08  # Ohm
+    leak_current: float = 0.0  # A drawn by a slow self-discharge
+
+
+@dataclass(slots=True)
+class BalancerSettings:
+    """What the balancer logic reads from the device's settings."""
+
+    enabled: bool = True
+    trigger_voltage: float = 0.005
+    start_voltage: float = 3.0
+    max_current: float = 2.0
+    cell_count: int = 16
+
+
+@dataclass(slots=True)
+class Pack:
+    """Cells in series plus the balancer working on them."""
+
+    chemistry: str
+    capacity: float  # Ah per cell
+    cells: list[Cell]
+    rng: random.Random = field(default_factory=random.Random)
+    # Pack current (A, positive = charging): a daily sine, like solar and load.
+    load_amplitude: float = 0.0
+    load_period: float = 86_400.0
+    elapsed: float = 0.0
+    balancing: bool = False
+    balance_current: float = 0.0  # signed, as the device reports it
+    _highest: int = 0
+    _lowest: int = 0
+
+    @property
+    def pack_current(self) -> float:
+        """Current through the whole pack now, in A."""
+        if not self.load_amplitude:
+            return 0.0
+        return self.load_amplitude * math.sin(
+            2 * math.pi * self.elapsed / self.load_period
+        )
+
+    def true_voltages(self) -> list[float]:
+        """Open-circuit voltage of every wired cell (no measurement error)."""
+        return [
+            open_circuit_voltage(self.chemistry, cell.charge / self.capacity)
+            for cell in self.cells
+        ]
+
+    def measured_voltages(self) -> list[float]:
+        """What the balancer's ADC reads: the true voltage plus jitter."""
+        return [v + self.rng.uniform(-NOISE, NOISE) for v in self.true_voltages()]
+
+    def blocked_by_wires(self, cell_count: int) -> bool:
+        """Return True when a wire's resistance is too high to balance."""
+        return any(
+            cell.wire_resistance > WIRE_RESISTANCE_LIMIT
+            for cell in self.cells[:cell_count]
+        )
+
+    def advance(self, seconds: float, settings: BalancerSettings) -> None:
+        """Let ``seconds`` of simulated time pass."""
+        if seconds <= 0:
+            return
+        # Step in slices so balancing stops close to the trigger even when a
+        # long interval passes at once.
+        remaining = seconds
+        while remaining > 0:
+            step = min(remaining, 10.0)
+            self._step(step, settings)
+            remaining -= step
+
+    def _step(self, seconds: float, settings: BalancerSettings) -> None:
+        self.elapsed += seconds
+        hours = seconds / 3600
+        current = self.pack_current
+        for cell in self.cells:
+            cell.charge += (current - cell.leak_current) * hours
+        self._update_balancing(settings)
+        if self.balancing:
+            moved = settings.max_current * hours
+            self.cells[self._highest].charge -= moved
+            self.cells[self._lowest].charge += moved * TRANSFER_EFFICIENCY
+        for cell in self.cells:
+            cell.charge = min(max(cell.charge, 0.0), self.capacity)
+
+    def _update_balancing(self, settings: BalancerSettings) -> None:
+        count = settings.cell_count
+        voltages = self.true_voltages()[:count]
+        allowed = (
+            settings.enabled
+            and count == len(self.cells)
+            and not self.blocked_by_wires(count)
+        )
+        if not allowed or not voltages:
+            self.balancing = False
+        else:
+            highest, lowest = max(voltages), min(voltages)
+            delta = highest - lowest
+            if self.balancing:
+                self.balancing = delta >= settings.trigger_voltage
+            else:
+                self.balancing = (
+                    delta > settings.trigger_voltage
+                    and highest > settings.start_voltage
+                )
+            self._highest = voltages.index(highest)
+            self._lowest = voltages.index(lowest)
+        # The device reports the current of the cell being discharged (negative).
+        self.balance_current = -settings.max_current if self.balancing else 0.0

@@ -1,0 +1,1 @@
+"""Development tools: the jk-balancer command, capture readers, benchmarks."""
