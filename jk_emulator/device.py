@@ -97,6 +97,7 @@ class VirtualBalancer:
         *,
         address: str,
         name: str | None = None,
+        cells: int | None = None,
         passcode: str = DEFAULT_PASSCODE,
         time_scale: float = 1.0,
         speed: float = 1.0,
@@ -108,8 +109,9 @@ class VirtualBalancer:
     ) -> None:
         """Create a device; ``speed`` is simulated seconds per real second.
 
-        ``time_scale`` shortens (below 1) the protocol's response times for
-        tests. ``drifting_cell`` (numbered from 1) leaks ``drift_current``;
+        ``cells`` wired to the balancer default to the profile's. ``time_scale``
+        shortens (below 1) the protocol's response times for tests.
+        ``drifting_cell`` (numbered from 1) leaks ``drift_current``;
         ``high_resistance_cell`` gets a balance wire too resistive to balance.
         """
         self.profile = profile
@@ -121,25 +123,27 @@ class VirtualBalancer:
         self.rng = random.Random(seed)
         self._clock = clock
         self._last_sync = clock()
+        wired = cells or profile.cells
         # Evenly spread, shuffled: the initial difference is the same for any seed.
-        steps = max(profile.cells - 1, 1)
-        offsets = [profile.spread * (i / steps - 0.5) for i in range(profile.cells)]
+        steps = max(wired - 1, 1)
+        offsets = [profile.spread * (i / steps - 0.5) for i in range(wired)]
         self.rng.shuffle(offsets)
-        cells = []
-        for index, offset in enumerate(offsets):
-            cells.append(
-                Cell(
-                    charge=profile.capacity * (profile.state_of_charge + offset),
-                    wire_resistance=round(self.rng.uniform(0.06, 0.16), 4),
-                    leak_current=drift_current if index + 1 == drifting_cell else 0.0,
-                )
+        pack_cells = [
+            Cell(
+                charge=profile.capacity * (profile.state_of_charge + offset),
+                wire_resistance=round(self.rng.uniform(0.06, 0.16), 3),
+                leak_current=drift_current if index + 1 == drifting_cell else 0.0,
             )
+            for index, offset in enumerate(offsets)
+        ]
         if high_resistance_cell is not None:
-            cells[high_resistance_cell - 1].wire_resistance = 3 * WIRE_RESISTANCE_LIMIT
+            pack_cells[high_resistance_cell - 1].wire_resistance = (
+                3 * WIRE_RESISTANCE_LIMIT
+            )
         self.pack = Pack(
             profile.chemistry,
             profile.capacity,
-            cells,
+            pack_cells,
             self.rng,
             load_amplitude=profile.load_amplitude,
         )
@@ -148,7 +152,7 @@ class VirtualBalancer:
             trigger_voltage=profile.trigger_voltage,
             start_voltage=profile.start_voltage,
             max_current=profile.balance_current,
-            cell_count=profile.cells,
+            cell_count=wired,
         )
         self.power_off_voltage = profile.power_off_voltage
         self.battery_capacity = profile.capacity
@@ -163,6 +167,8 @@ class VirtualBalancer:
         self.powered = True
         self.link: Link | None = None
         self.last_measurement: Measurement | None = None
+        # Every command the device received, and the settings writes it took.
+        self.received: list[bytes] = []
         self.writes: list[tuple[str, float]] = []
         self._counter = 0
         self._started = clock()
@@ -247,6 +253,7 @@ class VirtualBalancer:
         """Handle a write from the client, as the device firmware does."""
         if not link.open or self._silent():
             return
+        self.received.append(bytes(data))
         try:
             command = parse_command(bytes(data))
         except FrameError as err:

@@ -27,7 +27,7 @@ ATT_WRITE_COMMAND: Final = 0x52
 # btsnoop timestamps count microseconds from year 0.
 _EPOCH_DELTA_US = 0x00DCDDB30F2F8000
 _HEX_PREFIX = re.compile(r"0x", re.IGNORECASE)
-_NOT_HEX = re.compile(r"[^0-9a-fA-F]")
+_SEPARATORS = re.compile(r"[\s,.:;-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,9 @@ def read_att(path: Path) -> Iterator[AttPacket]:
 
 def parse_hex(text: str) -> bytes:
     """Parse one line of hex bytes; ``0x`` prefixes and separators are allowed."""
-    digits = _NOT_HEX.sub("", _HEX_PREFIX.sub("", text))
+    digits = _SEPARATORS.sub("", _HEX_PREFIX.sub("", text))
+    if bad := set(digits) - set("0123456789abcdefABCDEF"):
+        raise ValueError(f"not hex: {''.join(sorted(bad))!r}")
     if len(digits) % 2:
         raise ValueError("odd number of hex digits")
     return bytes.fromhex(digits)

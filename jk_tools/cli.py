@@ -60,15 +60,20 @@ class WrongPasswordError(JKError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = _parser().parse_args(argv)
     try:
-        result: int = args.handler(args)
+        return asyncio.run(run(argv))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader (head, less) went away; that is not an error.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
+
+
+async def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command in the running event loop; return the exit status."""
+    args = _parser().parse_args(argv)
+    result: int = await args.handler(args)
     return result
 
 
@@ -101,14 +106,14 @@ def _parser() -> argparse.ArgumentParser:
 
     read = commands.add_parser("read", help="print device info, settings and cells")
     _add_target(read)
-    read.set_defaults(handler=lambda args: _run(_read(args)))
+    read.set_defaults(handler=_read)
 
     monitor = commands.add_parser("monitor", help="follow the cells live")
     _add_target(monitor)
     monitor.add_argument(
         "--count", type=int, default=0, help="stop after N updates (0: never)"
     )
-    monitor.set_defaults(handler=lambda args: _run(_monitor(args)))
+    monitor.set_defaults(handler=_monitor)
 
     set_ = commands.add_parser(
         "set",
@@ -119,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_target(set_)
     set_.add_argument("setting", choices=list(SETTINGS), metavar="SETTING")
     set_.add_argument("value", metavar="VALUE", help="number, or on/off")
-    set_.set_defaults(handler=lambda args: _run(_set(args)))
+    set_.set_defaults(handler=_set)
     return parser
 
 
@@ -165,7 +170,7 @@ def _protocol(args: argparse.Namespace) -> Protocol | None:
 # -- decode ------------------------------------------------------------------
 
 
-def _decode(args: argparse.Namespace) -> int:
+async def _decode(args: argparse.Namespace) -> int:
     status = 0
     for name in args.files:
         path = Path(name)
@@ -210,7 +215,7 @@ def _frame_record(
 # -- emulators and scan ------------------------------------------------------
 
 
-def _emulators(_args: argparse.Namespace) -> int:
+async def _emulators(_args: argparse.Namespace) -> int:
     for profile in PROFILES.values():
         record = {
             "name": profile.name,
@@ -223,11 +228,7 @@ def _emulators(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _scan(args: argparse.Namespace) -> int:
-    return _run(_scan_async(args))
-
-
-async def _scan_async(args: argparse.Namespace) -> int:
+async def _scan(args: argparse.Namespace) -> int:
     try:
         found = await BleakScanner.discover(timeout=args.timeout, return_adv=True)
     except (BleakError, OSError) as err:
@@ -250,11 +251,6 @@ async def _scan_async(args: argparse.Namespace) -> int:
 
 
 # -- live commands -------------------------------------------------------------
-
-
-def _run(coroutine: Any) -> int:
-    result: int = asyncio.run(coroutine)
-    return result
 
 
 @contextlib.asynccontextmanager

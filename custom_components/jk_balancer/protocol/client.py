@@ -66,17 +66,21 @@ class JKBalancerClient:
         protocol: Protocol | None = None,
         response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
         stream_timeout: float = DEFAULT_STREAM_TIMEOUT,
+        connect_attempts: int = 3,
         backend: type[BaseBleakClient] | None = None,
     ) -> None:
         """Prepare a client; nothing is sent until :meth:`connect`.
 
-        ``protocol`` overrides layout detection. ``backend`` selects a bleak
-        backend (the virtual balancer); Home Assistant picks its own.
+        ``protocol`` overrides layout detection. ``connect_attempts`` is how
+        often bleak-retry-connector tries (with back-off) before giving up.
+        ``backend`` selects a bleak backend (the virtual balancer); Home
+        Assistant picks its own.
         """
         self._ble_device = ble_device
         self._protocol_override = protocol
         self._response_timeout = response_timeout
         self._stream_timeout = stream_timeout
+        self._connect_attempts = connect_attempts
         self._backend = backend
         self._client: BleakClient | None = None
         self._write_char: BleakGATTCharacteristic | None = None
@@ -90,7 +94,8 @@ class JKBalancerClient:
         self._disconnect_listeners: list[Callable[[], None]] = []
         self._connect_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
-        self._last_rejection: FrameError | None = None
+        # Why the latest frame of each type was dropped (cleared when one decodes).
+        self._rejections: dict[FrameType, FrameError] = {}
         self.rejected_frames = 0
         self.last_frames: dict[FrameType, bytes] = {}
 
@@ -178,6 +183,7 @@ class JKBalancerClient:
             if self.is_connected and (snapshot := self.snapshot) is not None:
                 return snapshot
             self._assembler.reset()
+            self._rejections.clear()
             self._settings = None
             self._cell_info = None
             client = await self._establish()
@@ -212,7 +218,7 @@ class JKBalancerClient:
                 self.name,
                 disconnected_callback=self._on_disconnected,
                 ble_device_callback=lambda: self._ble_device,
-                max_attempts=3,
+                max_attempts=self._connect_attempts,
                 **kwargs,
             )
         except (BleakError, TimeoutError) as err:
@@ -226,13 +232,9 @@ class JKBalancerClient:
         try:
             if self._cell_info is None:
                 await self._wait_for(FrameType.CELL_INFO, self._stream_timeout)
+        except UnsupportedDeviceError:
+            raise
         except DeviceTimeoutError:
-            if self._last_rejection is not None:
-                raise UnsupportedDeviceError(
-                    f"{self.name} sends frames no known layout explains: "
-                    f"{self._last_rejection}",
-                    name=self.name,
-                ) from self._last_rejection
             # Some firmware starts streaming only after a second settings request.
             await self._request(Request.SETTINGS, FrameType.CELL_INFO)
         snapshot = self.snapshot
@@ -329,6 +331,12 @@ class JKBalancerClient:
             async with asyncio.timeout(within):
                 return await future
         except TimeoutError:
+            if (rejection := self._rejections.get(answer)) is not None:
+                raise UnsupportedDeviceError(
+                    f"{self.name} sends {answer.key} frames no known layout "
+                    f"explains: {rejection}",
+                    name=self.name,
+                ) from rejection
             raise DeviceTimeoutError(
                 f"{self.name}: no {answer.key} frame within {within:g} s",
                 name=self.name,
@@ -365,12 +373,20 @@ class JKBalancerClient:
                 frame_type = FrameType(frame.frame_type)
                 self.last_frames[frame_type] = frame.raw
                 decoded = self._decoder.decode(frame)
-            except (ValueError, FrameError) as err:
+            except ValueError:
                 self.rejected_frames += 1
-                if isinstance(err, FrameError):
-                    self._last_rejection = err
-                _LOGGER.debug("%s: frame dropped: %s", self.name, err)
+                _LOGGER.debug(
+                    "%s: unknown frame type %#04x", self.name, frame.frame_type
+                )
                 continue
+            except FrameError as err:
+                self.rejected_frames += 1
+                self._rejections[frame_type] = err
+                _LOGGER.debug(
+                    "%s: %s frame dropped: %s", self.name, frame_type.key, err
+                )
+                continue
+            self._rejections.pop(frame_type, None)
             self._accept(frame_type, decoded)
 
     def _accept(self, frame_type: FrameType, decoded: DecodedFrame) -> None:

@@ -32,12 +32,17 @@ from .model import CellInfo, DeviceInfo, Settings
 _MAX_VALUE_LENGTH = COMMAND_LENGTH - 7
 
 
-def encode_command(command: int, value: bytes = b"") -> bytes:
-    """Build a 20-byte command with zero padding."""
+def encode_command(command: int, value: bytes = b"", padding: bytes = b"") -> bytes:
+    """Build a 20-byte command.
+
+    The bytes after the value are ``padding`` (zeros by default; the app sends
+    random ones), and the checksum covers them.
+    """
     if not 0 <= command <= 0xFF or len(value) > _MAX_VALUE_LENGTH:
         raise ValueError("command byte or value length out of range")
     body = COMMAND_HEADER + bytes((command, len(value))) + value
-    body += bytes(COMMAND_LENGTH - 1 - len(body))
+    fill = COMMAND_LENGTH - 1 - len(body)
+    body += (padding + bytes(fill))[:fill]
     return body + bytes((checksum(body),))
 
 

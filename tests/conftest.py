@@ -1,0 +1,90 @@
+"""Shared fixtures: where the real captures are, and virtual devices."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+import os
+from pathlib import Path
+
+import pytest
+
+from custom_components.jk_balancer.protocol import JKBalancerClient, Protocol
+from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+
+# ../shared/captures beside the project (CI clones the project next to shared/).
+CAPTURES = Path(
+    os.environ.get(
+        "JK_CAPTURES", Path(__file__).resolve().parents[2] / "shared" / "captures"
+    )
+)
+# Real devices answer within 0.1 s and stream every 0.5 s; tests run 100x faster.
+FAST = 0.01
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float = 2.0) -> None:
+    """Let the event loop run until ``condition`` holds (fail after ``seconds``)."""
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def captures() -> Path:
+    """The folder of real device captures; tests skip without it."""
+    if not CAPTURES.is_dir():
+        pytest.skip(f"real captures not found at {CAPTURES} (set JK_CAPTURES)")
+    return CAPTURES
+
+
+def protocol_from_name(name: str) -> Protocol:
+    """Protocol named in a capture file name (JK04, JK02_24S, JK02_32S, JK02)."""
+    for protocol in (Protocol.JK02_32S, Protocol.JK02_24S, Protocol.JK04):
+        if protocol.value in name:
+            return protocol
+    return Protocol.JK02_24S  # files named plainly "JK02" are 24-cell JK02
+
+
+@pytest.fixture
+def radio() -> VirtualRadio:
+    """A virtual radio with three connection slots."""
+    return VirtualRadio(slots=3)
+
+
+@pytest.fixture
+def make_device(
+    radio: VirtualRadio,
+) -> Callable[..., VirtualBalancer]:
+    """Create a virtual device on the radio (fast protocol timing, fixed seed)."""
+    counter = iter(range(1, 100))
+
+    def make(profile: str = "jk-b2a16s", **kwargs: object) -> VirtualBalancer:
+        options: dict[str, object] = {"time_scale": FAST, "seed": 7}
+        options |= kwargs
+        address = f"C8:47:80:00:00:{next(counter):02X}"
+        return radio.add(VirtualBalancer(PROFILES[profile], address=address, **options))  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+async def connect(
+    radio: VirtualRadio,
+) -> AsyncIterator[Callable[..., JKBalancerClient]]:
+    """Build clients for virtual devices; all are disconnected afterwards."""
+    clients: list[JKBalancerClient] = []
+
+    def build(device: VirtualBalancer, **kwargs: object) -> JKBalancerClient:
+        options: dict[str, object] = {
+            "backend": radio.client_class,
+            "response_timeout": 0.5,
+            "stream_timeout": 0.5,
+        }
+        options |= kwargs
+        client = JKBalancerClient(radio.ble_device(device.address), **options)  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        await client.disconnect()

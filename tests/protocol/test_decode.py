@@ -1,0 +1,250 @@
+"""Decoding guards: a wrong layout or a damaged frame never yields a number."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from custom_components.jk_balancer.protocol import (
+    Frame,
+    FrameDecoder,
+    FrameError,
+    ImplausibleFrameError,
+    Protocol,
+    ProtocolDetectionError,
+    checksum,
+    decode_cell_info,
+    decode_device_info,
+    decode_settings,
+    redact_passcodes,
+)
+from custom_components.jk_balancer.protocol.decode import candidate_protocols
+from custom_components.jk_balancer.protocol.model import DeviceInfo
+from jk_tools.captures import load_frames
+
+PROTOCOL_PACKAGE = (
+    Path(__file__).resolve().parents[2]
+    / "custom_components"
+    / "jk_balancer"
+    / "protocol"
+)
+
+
+def real(captures: Path, name: str) -> Frame:
+    return load_frames(captures / "frames" / name).frames[0][1]
+
+
+def patched(frame: Frame, offset: int, data: bytes) -> Frame:
+    """The frame with ``data`` written at ``offset`` and a fixed checksum."""
+    raw = bytearray(frame.raw)
+    raw[offset : offset + len(data)] = data
+    raw[-1] = checksum(raw[:-1])
+    return Frame(bytes(raw))
+
+
+CELL_INFO_FILES = {
+    "JK-B2A16S_sw3.3.0_JK04.cell_info.hex": Protocol.JK04,
+    "JK-B5A24S_sw8.0.3M_JK04.cell_info.hex": Protocol.JK04,
+    "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex": Protocol.JK02_24S,
+    "JK-B2A24S20P_sw10.07_JK02_24S.cell_info_neg_temps.hex": Protocol.JK02_24S,
+    "JK-PB2A16S20P_sw19.27_JK02_32S.cell_info.hex": Protocol.JK02_32S,
+    "JK_PB2A16S15P_sw14.20_JK02_32S_a.cell_info.hex": Protocol.JK02_32S,
+    "JK_PB2A16S15P_sw14.20_JK02_32S_b.cell_info.hex": Protocol.JK02_32S,
+    "JK_PB2A16S15P_sw15.38_JK02_32S.cell_info.hex": Protocol.JK02_32S,
+}
+
+
+@pytest.mark.parametrize(("name", "right"), CELL_INFO_FILES.items())
+def test_cell_info_in_a_wrong_layout_is_rejected(
+    captures: Path, name: str, right: Protocol
+) -> None:
+    frame = real(captures, name)
+    assert decode_cell_info(frame, right).cell_count > 0
+    for wrong in set(Protocol) - {right}:
+        with pytest.raises(ImplausibleFrameError):
+            decode_cell_info(frame, wrong)
+
+
+def test_settings_in_a_wrong_family_are_rejected(captures: Path) -> None:
+    jk04 = real(captures, "JK-B5A24S_sw8.0.3M_JK04.settings.hex")
+    with pytest.raises(ImplausibleFrameError):
+        decode_settings(jk04, Protocol.JK02_24S)
+    jk02 = load_frames(
+        captures / "pdus" / "JK-B2A8S20P-11.26-BLE-JK02_32S-settings-frame.txt"
+    ).frames[0][1]
+    assert decode_settings(jk02, Protocol.JK02_32S).cell_count == 4
+    with pytest.raises(ImplausibleFrameError):
+        decode_settings(jk02, Protocol.JK04)
+
+
+@pytest.mark.parametrize(
+    ("offset", "data", "field"),
+    [
+        (6, struct.pack("<H", 9999), "cell_voltages"),  # cell 1 at 9.999 V
+        (130, struct.pack("<h", 1500), "temperature_sensor_1"),  # 150 degC
+        (130, struct.pack("<h", -500), "temperature_sensor_1"),  # -50 degC
+        (54, struct.pack("<I", 0xF0F0), "connected_cells_mask"),  # gaps in the mask
+        (54, struct.pack("<I", 0), "connected_cells_mask"),  # no cells
+        (58, struct.pack("<H", 3600), "average_cell_voltage"),  # disagrees with cells
+        (118, struct.pack("<I", 10_000), "total_voltage"),  # 10 V for 24 cells
+        (62, bytes((30,)), "max_voltage_cell_index"),  # cell 31 of 24
+        (141, bytes((150,)), "state_of_charge"),
+    ],
+)
+def test_damaged_jk02_values_are_reported_not_returned(
+    captures: Path, offset: int, data: bytes, field: str
+) -> None:
+    frame = patched(
+        real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex"), offset, data
+    )
+    with pytest.raises(ImplausibleFrameError) as caught:
+        decode_cell_info(frame, Protocol.JK02_24S)
+    assert caught.value.placeholders["field"] == field
+
+
+def test_nan_cell_voltage_is_rejected(captures: Path) -> None:
+    frame = patched(
+        real(captures, "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"),
+        10,
+        struct.pack("<f", float("nan")),
+    )
+    with pytest.raises(ImplausibleFrameError, match="cell_voltages"):
+        decode_cell_info(frame, Protocol.JK04)
+
+
+def test_absent_temperature_probe_reads_none(captures: Path) -> None:
+    frame = patched(
+        real(captures, "JK-PB2A16S20P_sw19.27_JK02_32S.cell_info.hex"),
+        164,
+        struct.pack("<h", -2000),
+    )
+    cells = decode_cell_info(frame, Protocol.JK02_32S)
+    assert cells.temperature_sensor_2 is None
+    assert cells.temperature_sensor_1 == 11.9
+
+
+def test_jk02_warning_and_error_bits(captures: Path) -> None:
+    frame = real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex")
+    frame = patched(frame, 114, struct.pack("<I", 0b101))  # wires of cells 1 and 3
+    frame = patched(frame, 136, bytes((0x04, 0x08)))  # big endian: bits 10 and 3
+    cells = decode_cell_info(frame, Protocol.JK02_24S)
+    assert cells.wire_resistance_warnings == (1, 3)
+    assert cells.errors == ("cell_undervoltage", "cell_count_mismatch")
+
+
+def test_jk04_high_wire_resistance_is_flagged(captures: Path) -> None:
+    frame = patched(
+        real(captures, "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"),
+        102 + 4 * 4,
+        struct.pack("<f", 2.5),
+    )
+    assert decode_cell_info(frame, Protocol.JK04).wire_resistance_warnings == (5,)
+
+
+def test_unmeasured_top_cell_is_not_shown(captures: Path) -> None:
+    """While the cell count changes the mask can still include a 0 V cell."""
+    frame = patched(
+        real(captures, "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"), 6 + 15 * 4, bytes(4)
+    )
+    assert decode_cell_info(frame, Protocol.JK04).cell_count == 15
+
+
+def test_detection_order_follows_the_device_info() -> None:
+    def info(vendor: str, software: str) -> DeviceInfo:
+        return DeviceInfo(vendor, "1", software, "", "", "", 0, 0, passcode="x")
+
+    assert candidate_protocols(info("JK-B2A16S", "3.3.0"))[0] is Protocol.JK04
+    assert candidate_protocols(info("JK-BD6A24S10P", "8.0.6G"))[0] is Protocol.JK02_24S
+    assert candidate_protocols(info("JK-B5A24S", "8.0.3M"))[0] is Protocol.JK04
+    assert candidate_protocols(info("JK-PB2A16S20P", "19.27"))[0] is Protocol.JK02_32S
+    assert candidate_protocols(info("JK-B2A24S", "x"))[0] is Protocol.JK04
+    assert set(candidate_protocols(None)) == set(Protocol)
+
+
+def test_decoder_detects_on_the_fly_and_keeps_the_layout(captures: Path) -> None:
+    frames = [
+        frame
+        for _, frame in load_frames(
+            captures / "pdus" / "JK-B2A8S20P-11.17-BLE-JK02_32S.txt"
+        ).frames
+    ]
+    decoder = FrameDecoder()
+    assert not decoder.confirmed
+    for frame in frames:
+        decoder.decode(frame)
+    assert decoder.protocol is Protocol.JK02_32S
+    assert decoder.confirmed
+
+
+def test_frame_fitting_no_layout(captures: Path) -> None:
+    frame = patched(
+        real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex"), 6, b"\xff" * 100
+    )
+    with pytest.raises(ProtocolDetectionError):
+        FrameDecoder().decode(frame)
+    settings = patched(
+        real(captures, "JK-B5A24S_sw8.0.3M_JK04.settings.hex"), 106, b"\xff" * 8
+    )
+    with pytest.raises(ProtocolDetectionError):
+        FrameDecoder().decode(settings)
+
+
+def test_unknown_frame_type_is_a_frame_error(captures: Path) -> None:
+    frame = patched(real(captures, "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"), 4, b"\x07")
+    with pytest.raises(FrameError, match="unknown frame type"):
+        FrameDecoder(Protocol.JK04).decode(frame)
+
+
+def test_redaction_removes_passcodes_and_keeps_the_frame_decodable(
+    captures: Path,
+) -> None:
+    frame = real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.device_info.hex")
+    redacted = redact_passcodes(frame.raw)
+    assert b"1234" not in redacted
+    info = decode_device_info(Frame.from_bytes(redacted))
+    assert info.passcode == ""
+    assert info.vendor_id == "JK-B2A24S20P"
+    assert info.serial_number == "2041803028"
+    cell_info = real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex")
+    assert redact_passcodes(cell_info.raw) == cell_info.raw
+
+
+def test_protocol_package_does_not_import_home_assistant() -> None:
+    for path in PROTOCOL_PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            assert not any(name.split(".")[0] == "homeassistant" for name in names), (
+                path
+            )
+
+
+def test_protocol_package_works_on_its_own(captures: Path) -> None:
+    """Loaded as a stand-alone package with Home Assistant unimportable."""
+    frame_file = captures / "frames" / "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"
+    script = f"""
+import importlib.util, sys
+sys.modules["homeassistant"] = None
+spec = importlib.util.spec_from_file_location(
+    "jkproto", {str(PROTOCOL_PACKAGE / "__init__.py")!r},
+    submodule_search_locations=[{str(PROTOCOL_PACKAGE)!r}])
+module = importlib.util.module_from_spec(spec)
+sys.modules["jkproto"] = module
+spec.loader.exec_module(module)
+raw = bytes.fromhex(open({str(frame_file)!r}).read().strip())
+cells = module.decode_cell_info(module.Frame.from_bytes(raw), module.Protocol.JK04)
+print(cells.cell_count)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "16"
