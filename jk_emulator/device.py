@@ -45,7 +45,7 @@ from custom_components.jk_balancer.protocol.layouts import (
 )
 from custom_components.jk_balancer.protocol.model import DeviceInfo
 
-from .pack import BalancerSettings, Cell, Pack
+from .pack import NOISE, BalancerSettings, Cell, Pack
 from .profiles import Profile
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class VirtualBalancer:
         time_scale: float = 1.0,
         speed: float = 1.0,
         seed: int | None = None,
+        noise: bool = True,
         drifting_cell: int | None = None,
         drift_current: float = 0.5,
         high_resistance_cell: int | None = None,
@@ -110,7 +111,8 @@ class VirtualBalancer:
         """Create a device; ``speed`` is simulated seconds per real second.
 
         ``cells`` wired to the balancer default to the profile's. ``time_scale``
-        shortens (below 1) the protocol's response times for tests.
+        shortens (below 1) the protocol's response times for tests; without
+        ``noise`` measurements carry no jitter (reproducible values).
         ``drifting_cell`` (numbered from 1) leaks ``drift_current``;
         ``high_resistance_cell`` gets a balance wire too resistive to balance.
         """
@@ -145,8 +147,10 @@ class VirtualBalancer:
             profile.capacity,
             pack_cells,
             self.rng,
+            noise=NOISE if noise else 0.0,
             load_amplitude=profile.load_amplitude,
         )
+        self._jitter = 0.2 if noise else 0.0
         self.balancer = BalancerSettings(
             enabled=True,
             trigger_voltage=profile.trigger_voltage,
@@ -425,8 +429,8 @@ class VirtualBalancer:
         return {
             "total_voltage": sum(voltages),
             "current": round(self.pack.pack_current, 3),
-            "temperature_sensor_1": 24.0 + self.rng.uniform(-0.2, 0.2),
-            "temperature_sensor_2": 24.5 + self.rng.uniform(-0.2, 0.2),
+            "temperature_sensor_1": 24.0 + self.rng.uniform(-1, 1) * self._jitter,
+            "temperature_sensor_2": 24.5 + self.rng.uniform(-1, 1) * self._jitter,
             "power_tube_temperature": 27.0 + abs(self.pack.pack_current) / 4,
             "errors_mask": errors,
             "wire_resistance_warning_mask": warnings,

@@ -78,6 +78,7 @@ class Pack:
     capacity: float  # Ah per cell
     cells: list[Cell]
     rng: random.Random = field(default_factory=random.Random)
+    noise: float = NOISE
     # Pack current (A, positive = charging): a daily sine, like solar and load.
     load_amplitude: float = 0.0
     load_period: float = 86_400.0
@@ -105,7 +106,11 @@ class Pack:
 
     def measured_voltages(self) -> list[float]:
         """What the balancer's ADC reads: the true voltage plus jitter."""
-        return [v + self.rng.uniform(-NOISE, NOISE) for v in self.true_voltages()]
+        if not self.noise:
+            return self.true_voltages()
+        return [
+            v + self.rng.uniform(-self.noise, self.noise) for v in self.true_voltages()
+        ]
 
     def blocked_by_wires(self, cell_count: int) -> bool:
         """Return True when a wire's resistance is too high to balance."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import os
 from pathlib import Path
 
+import bleak_retry_connector
 import pytest
 
 from custom_components.jk_balancer.protocol import JKBalancerClient, Protocol
@@ -27,6 +28,12 @@ async def wait_for(condition: Callable[[], bool], seconds: float = 2.0) -> None:
     async with asyncio.timeout(seconds):
         while not condition():
             await asyncio.sleep(0.005)
+
+
+@pytest.fixture(autouse=True)
+def short_connection_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bleak-retry-connector waits 4 s between attempts at a missing device."""
+    monkeypatch.setattr(bleak_retry_connector, "BLEAK_OUT_OF_SLOTS_BACKOFF_TIME", 0.01)
 
 
 @pytest.fixture

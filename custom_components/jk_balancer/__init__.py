@@ -1,1 +1,76 @@
-"""JK Active Balancer integration for Home Assistant."""
+"""The JK Active Balancer integration."""
+
+from __future__ import annotations
+
+from homeassistant.components import bluetooth
+from homeassistant.components.bluetooth.match import ADDRESS, BluetoothCallbackMatcher
+from homeassistant.const import CONF_ADDRESS, Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+
+from .const import CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO
+from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
+from .protocol import JKBalancerClient, Protocol
+from .repairs import async_delete_issues, async_update_issues
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> bool:
+    """Connect to the balancer and set up its entities."""
+    address: str = entry.data[CONF_ADDRESS]
+    ble_device = bluetooth.async_ble_device_from_address(
+        hass, address, connectable=True
+    )
+    if ble_device is None:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="device_not_found",
+            translation_placeholders={"address": address},
+        )
+    protocol = entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO)
+    client = JKBalancerClient(
+        ble_device, protocol=None if protocol == PROTOCOL_AUTO else Protocol(protocol)
+    )
+    coordinator = JKBalancerCoordinator(hass, entry, client)
+    entry.async_on_unload(client.add_disconnect_listener(coordinator.async_link_lost))
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+
+    @callback
+    def _async_device_seen(
+        service_info: bluetooth.BluetoothServiceInfoBleak,
+        _change: bluetooth.BluetoothChange,
+    ) -> None:
+        coordinator.async_device_seen(service_info)
+
+    entry.async_on_unload(
+        bluetooth.async_register_callback(
+            hass,
+            _async_device_seen,
+            BluetoothCallbackMatcher({ADDRESS: address}),
+            bluetooth.BluetoothScanningMode.PASSIVE,
+        )
+    )
+    entry.async_on_unload(
+        bluetooth.async_track_unavailable(
+            hass, coordinator.async_device_gone, address, connectable=True
+        )
+    )
+    entry.async_on_unload(
+        coordinator.async_add_listener(lambda: async_update_issues(hass, coordinator))
+    )
+    async_update_issues(hass, coordinator)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> bool:
+    """Unload the entities; the coordinator then closes the link."""
+    async_delete_issues(hass, entry)
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -277,7 +277,7 @@ async def test_reboot_drops_the_link_and_retries_bridge_it(
     first = await client.connect()
     lost = asyncio.Event()
     client.add_disconnect_listener(lost.set)
-    device.reboot(downtime=0.3)
+    device.reboot(downtime=0.05)
     assert lost.is_set()
     assert not device.available
     attempts = radio.connection_attempts

@@ -1,0 +1,189 @@
+"""Coordinator: owns the balancer client and publishes its snapshots."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+
+from homeassistant.components import bluetooth
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    HomeAssistantError,
+    ServiceValidationError,
+)
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .const import (
+    CONF_CONNECTION_MODE,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_UPDATE_INTERVAL,
+    DOMAIN,
+    STALE_AFTER,
+    ConnectionMode,
+)
+from .protocol import (
+    JKBalancerClient,
+    JKError,
+    SettingOutOfRangeError,
+    Snapshot,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+type JKBalancerConfigEntry = ConfigEntry[JKBalancerCoordinator]
+
+
+class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
+    """Keep the newest snapshot of one balancer and write its settings."""
+
+    config_entry: JKBalancerConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: JKBalancerConfigEntry,
+        client: JKBalancerClient,
+    ) -> None:
+        """Set up the coordinator for ``client``."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=entry.title,
+            update_interval=timedelta(
+                seconds=entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
+            ),
+        )
+        self.client = client
+        self.address: str = entry.data[CONF_ADDRESS]
+        self.connection_mode = ConnectionMode(
+            entry.options.get(CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT)
+        )
+
+    @property
+    def per_update(self) -> bool:
+        """Return True when the link is opened for each update only."""
+        return self.connection_mode is ConnectionMode.PER_UPDATE
+
+    async def async_shutdown(self) -> None:
+        """Close the link when the entry unloads or Home Assistant stops."""
+        await super().async_shutdown()
+        await self.client.disconnect()
+
+    async def _async_update_data(self) -> Snapshot:
+        try:
+            snapshot = await self._async_read()
+        except JKError as err:
+            await self.client.disconnect()
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders={"name": self.name, "error": str(err)},
+            ) from err
+        finally:
+            if self.per_update:
+                await self.client.disconnect()
+        if not self.client.verify_password(self.config_entry.data[CONF_PASSWORD]):
+            await self.client.disconnect()
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key="password_changed",
+                translation_placeholders={"name": self.name},
+            )
+        return snapshot
+
+    async def _async_read(self) -> Snapshot:
+        snapshot = self.client.snapshot
+        age = self.client.cell_info_age
+        if (
+            self.client.is_connected
+            and snapshot is not None
+            and age is not None
+            and age < STALE_AFTER
+        ):
+            return snapshot
+        if self.client.is_connected:
+            _LOGGER.debug("%s: no data for %s s, reconnecting", self.name, age)
+            await self.client.disconnect()
+        return await self._async_connect()
+
+    async def _async_connect(self) -> Snapshot:
+        """Connect through whichever adapter or proxy hears the device now."""
+        ble_device = bluetooth.async_ble_device_from_address(
+            self.hass, self.address, connectable=True
+        )
+        if ble_device is None:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="device_not_found",
+                translation_placeholders={"address": self.address},
+            )
+        self.client.set_ble_device(ble_device)
+        return await self.client.connect()
+
+    @callback
+    def async_device_seen(
+        self, service_info: bluetooth.BluetoothServiceInfoBleak
+    ) -> None:
+        """Use the newest BLEDevice; retry at once if the device was gone."""
+        self.client.set_ble_device(service_info.device)
+        if not self.last_update_success:
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    @callback
+    def async_device_gone(
+        self, _service_info: bluetooth.BluetoothServiceInfoBleak
+    ) -> None:
+        """Home Assistant no longer hears the device: mark it unavailable."""
+        if self.client.is_connected:
+            return
+        self.async_set_update_error(
+            UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="device_not_found",
+                translation_placeholders={"address": self.address},
+            )
+        )
+
+    @callback
+    def async_link_lost(self) -> None:
+        """The kept-open link dropped: reconnect now rather than at the next poll."""
+        if not self.per_update:
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    async def async_write_setting(self, key: str, value: float | bool) -> None:
+        """Write a setting, confirm it by read-back and publish the result.
+
+        Whatever happens, entities afterwards show what the device holds.
+        """
+        try:
+            if not self.client.is_connected:
+                await self._async_connect()
+            await self.client.write_setting(key, value)
+        except SettingOutOfRangeError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders=err.placeholders,
+            ) from err
+        except UpdateFailed as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="device_not_found",
+                translation_placeholders={"address": self.address},
+            ) from err
+        except JKError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders={"name": self.name, "error": str(err)}
+                | err.placeholders,
+            ) from err
+        finally:
+            if (snapshot := self.client.snapshot) is not None:
+                self.async_set_updated_data(snapshot)
+            if self.per_update:
+                await self.client.disconnect()

@@ -1,0 +1,118 @@
+"""Repairs for the manuals' fault table: wire resistance and cell count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant import data_entry_flow
+from homeassistant.components.repairs import RepairsFlow
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+import voluptuous as vol
+
+from .binary_sensor import cell_count_mismatch
+from .const import DOMAIN
+from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
+
+WIRE_RESISTANCE = "wire_resistance"
+CELL_COUNT = "cell_count_mismatch"
+
+
+def _issue_id(kind: str, entry: JKBalancerConfigEntry) -> str:
+    return f"{kind}_{entry.entry_id}"
+
+
+@callback
+def async_update_issues(
+    hass: HomeAssistant, coordinator: JKBalancerCoordinator
+) -> None:
+    """Raise or clear the issues after each update."""
+    if not coordinator.last_update_success:
+        return
+    entry = coordinator.config_entry
+    snapshot = coordinator.data
+    cells = snapshot.cell_info
+    if cells.wire_resistance_warnings:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            _issue_id(WIRE_RESISTANCE, entry),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=WIRE_RESISTANCE,
+            translation_placeholders={
+                "name": entry.title,
+                "cells": ", ".join(
+                    str(cell) for cell in cells.wire_resistance_warnings
+                ),
+            },
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, _issue_id(WIRE_RESISTANCE, entry))
+    if cell_count_mismatch(snapshot):
+        # The fix is only clear when fewer cells answer than the setting says.
+        fixable = cells.cell_count < snapshot.settings.cell_count
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            _issue_id(CELL_COUNT, entry),
+            is_fixable=fixable,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=CELL_COUNT if fixable else f"{CELL_COUNT}_unknown",
+            translation_placeholders={
+                "name": entry.title,
+                "setting": str(snapshot.settings.cell_count),
+                "measured": str(cells.cell_count),
+            },
+            data={"entry_id": entry.entry_id, "cells": cells.cell_count},
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, _issue_id(CELL_COUNT, entry))
+
+
+@callback
+def async_delete_issues(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> None:
+    """Remove the entry's issues (it was unloaded or removed)."""
+    for kind in (WIRE_RESISTANCE, CELL_COUNT):
+        ir.async_delete_issue(hass, DOMAIN, _issue_id(kind, entry))
+
+
+class CellCountRepairFlow(RepairsFlow):
+    """Set the cell count to the number of cells that answer."""
+
+    def __init__(self, entry_id: str, cells: int) -> None:
+        """Remember which device and how many cells."""
+        self._entry_id = entry_id
+        self._cells = cells
+
+    async def async_step_init(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Confirm, then write the cell count."""
+        entry: JKBalancerConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None:
+            return self.async_abort(reason="device_removed")
+        if user_input is not None:
+            try:
+                await entry.runtime_data.async_write_setting("cell_count", self._cells)
+            except HomeAssistantError as err:
+                return self.async_abort(
+                    reason="write_failed", description_placeholders={"error": str(err)}
+                )
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="init",
+            data_schema=vol.Schema({}),
+            description_placeholders={"name": entry.title, "cells": str(self._cells)},
+        )
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
+) -> RepairsFlow:
+    """Create the flow that fixes a cell count mismatch."""
+    assert data is not None
+    return CellCountRepairFlow(str(data["entry_id"]), int(data["cells"]))

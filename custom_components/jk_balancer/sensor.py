@@ -1,0 +1,327 @@
+"""Sensors: every cell, the pack, the balancer and (on a JK BMS) the battery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components import bluetooth
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .const import DOMAIN
+from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
+from .entity import JKBalancerEntity
+from .protocol import Snapshot
+
+PARALLEL_UPDATES = 0
+
+OHM = "Ω"
+AMPERE_HOUR = "Ah"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JKSensorDescription(SensorEntityDescription):
+    """A sensor and how to read it from the coordinator."""
+
+    value_fn: Callable[[JKBalancerCoordinator], StateType]
+    exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
+
+
+def _jk02(snapshot: Snapshot) -> bool:
+    return snapshot.protocol.is_jk02
+
+
+def _bms(snapshot: Snapshot) -> bool:
+    return snapshot.protocol.is_jk02 and snapshot.device_info.is_bms
+
+
+def _rssi(coordinator: JKBalancerCoordinator) -> int | None:
+    info = bluetooth.async_last_service_info(
+        coordinator.hass, coordinator.address, connectable=False
+    )
+    return info.rssi if info else None
+
+
+def _voltage(
+    key: str, value_fn: Callable[[JKBalancerCoordinator], StateType]
+) -> JKSensorDescription:
+    return JKSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=3,
+        value_fn=value_fn,
+    )
+
+
+def _temperature(
+    key: str, value_fn: Callable[[JKBalancerCoordinator], StateType]
+) -> JKSensorDescription:
+    return JKSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=value_fn,
+        exists_fn=_jk02,
+    )
+
+
+SENSORS: tuple[JKSensorDescription, ...] = (
+    JKSensorDescription(
+        key="total_voltage",
+        translation_key="total_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda c: c.data.cell_info.total_voltage,
+    ),
+    _voltage("average_cell_voltage", lambda c: c.data.cell_info.average_cell_voltage),
+    _voltage("min_cell_voltage", lambda c: c.data.cell_info.min_cell_voltage),
+    _voltage("max_cell_voltage", lambda c: c.data.cell_info.max_cell_voltage),
+    JKSensorDescription(
+        key="delta_cell_voltage",
+        translation_key="delta_cell_voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        suggested_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda c: c.data.cell_info.delta_cell_voltage,
+    ),
+    JKSensorDescription(
+        key="min_voltage_cell",
+        translation_key="min_voltage_cell",
+        value_fn=lambda c: c.data.cell_info.min_voltage_cell,
+    ),
+    JKSensorDescription(
+        key="max_voltage_cell",
+        translation_key="max_voltage_cell",
+        value_fn=lambda c: c.data.cell_info.max_voltage_cell,
+    ),
+    JKSensorDescription(
+        key="balancing_current",
+        translation_key="balancing_current",
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda c: c.data.cell_info.balancing_current,
+    ),
+    _temperature(
+        "temperature_sensor_1", lambda c: c.data.cell_info.temperature_sensor_1
+    ),
+    _temperature(
+        "temperature_sensor_2", lambda c: c.data.cell_info.temperature_sensor_2
+    ),
+    _temperature(
+        "power_tube_temperature", lambda c: c.data.cell_info.power_tube_temperature
+    ),
+    JKSensorDescription(
+        key="total_runtime",
+        translation_key="total_runtime",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.DAYS,
+        suggested_display_precision=1,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda c: c.data.cell_info.total_runtime,
+    ),
+    JKSensorDescription(
+        key="rssi",
+        translation_key="rssi",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_rssi,
+    ),
+    JKSensorDescription(
+        key="current",
+        translation_key="current",
+        device_class=SensorDeviceClass.CURRENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda c: c.data.cell_info.current,
+        exists_fn=_bms,
+    ),
+    JKSensorDescription(
+        key="power",
+        translation_key="power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda c: c.data.cell_info.power,
+        exists_fn=_bms,
+    ),
+    JKSensorDescription(
+        key="state_of_charge",
+        translation_key="state_of_charge",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda c: c.data.cell_info.state_of_charge,
+        exists_fn=_bms,
+    ),
+    JKSensorDescription(
+        key="remaining_capacity",
+        translation_key="remaining_capacity",
+        native_unit_of_measurement=AMPERE_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda c: c.data.cell_info.remaining_capacity,
+        exists_fn=_bms,
+    ),
+    JKSensorDescription(
+        key="cycle_count",
+        translation_key="cycle_count",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda c: c.data.cell_info.cycle_count,
+        exists_fn=_bms,
+    ),
+    JKSensorDescription(
+        key="state_of_health",
+        translation_key="state_of_health",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda c: c.data.cell_info.state_of_health,
+        exists_fn=_bms,
+    ),
+)
+
+CELL_VOLTAGE = SensorEntityDescription(
+    key="cell_voltage",
+    translation_key="cell_voltage",
+    device_class=SensorDeviceClass.VOLTAGE,
+    native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=3,
+)
+CELL_RESISTANCE = SensorEntityDescription(
+    key="cell_resistance",
+    translation_key="cell_resistance",
+    native_unit_of_measurement=OHM,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=3,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: JKBalancerConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the pack sensors, and one voltage and wire sensor per cell."""
+    coordinator = entry.runtime_data
+    async_add_entities(
+        JKSensor(coordinator, description)
+        for description in SENSORS
+        if description.exists_fn(coordinator.data)
+    )
+    cells = _CellSensors(hass, coordinator, async_add_entities)
+    cells.async_follow_cell_count()
+    entry.async_on_unload(coordinator.async_add_listener(cells.async_follow_cell_count))
+
+
+class JKSensor(JKBalancerEntity, SensorEntity):
+    """A sensor read from the newest snapshot."""
+
+    entity_description: JKSensorDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """Return the value from the newest snapshot."""
+        return self.entity_description.value_fn(self.coordinator)
+
+
+class JKCellSensor(JKBalancerEntity, SensorEntity):
+    """The voltage or wire resistance of one cell."""
+
+    def __init__(
+        self,
+        coordinator: JKBalancerCoordinator,
+        description: SensorEntityDescription,
+        cell: int,
+    ) -> None:
+        """Set up the sensor of cell ``cell`` (numbered from 1)."""
+        super().__init__(coordinator, description, f"{description.key}_{cell}")
+        self._cell = cell
+        self._attr_translation_placeholders = {"cell": str(cell)}
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the cell's value from the newest snapshot."""
+        cells = self.coordinator.data.cell_info
+        values = (
+            cells.cell_voltages
+            if self.entity_description is CELL_VOLTAGE
+            else cells.cell_resistances
+        )
+        return values[self._cell - 1] if self._cell <= len(values) else None
+
+
+class _CellSensors:
+    """Add and remove per-cell sensors as the number of connected cells changes."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        coordinator: JKBalancerCoordinator,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        self._hass = hass
+        self._coordinator = coordinator
+        self._add = async_add_entities
+        self._count = 0
+
+    @callback
+    def async_follow_cell_count(self) -> None:
+        if not self._coordinator.last_update_success:
+            return
+        count = self._coordinator.data.cell_info.cell_count
+        if count > self._count:
+            self._add(
+                JKCellSensor(self._coordinator, description, cell)
+                for cell in range(self._count + 1, count + 1)
+                for description in (CELL_VOLTAGE, CELL_RESISTANCE)
+            )
+        elif count < self._count:
+            registry = er.async_get(self._hass)
+            for cell in range(count + 1, self._count + 1):
+                for description in (CELL_VOLTAGE, CELL_RESISTANCE):
+                    unique_id = f"{self._coordinator.address}-{description.key}_{cell}"
+                    if entity_id := registry.async_get_entity_id(
+                        "sensor", DOMAIN, unique_id
+                    ):
+                        registry.async_remove(entity_id)
+        self._count = count

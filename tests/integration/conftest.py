@@ -1,0 +1,115 @@
+"""Home Assistant with virtual balancers behind a virtual Bluetooth proxy."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from unittest.mock import PropertyMock, patch
+
+from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.jk_balancer.const import DOMAIN
+from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+from jk_emulator.device import STREAM_INTERVAL
+from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
+from tests.conftest import FAST
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/jk_balancer."""
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Create every entity enabled (signal strength and calibration are not)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+@dataclass
+class Proxy:
+    """A virtual ESPHome-like proxy and the balancers it hears."""
+
+    radio: VirtualRadio
+    scanner: VirtualProxyScanner
+    _next: int = 1
+
+    def add(self, profile: str = "jk-b2a16s", **kwargs: Any) -> VirtualBalancer:
+        """Put a virtual balancer in range and let it advertise."""
+        options: dict[str, Any] = {
+            "time_scale": FAST,
+            "seed": 3,
+            "noise": False,
+            "clock": lambda: 1000.0,
+        }
+        options |= kwargs
+        address = f"C8:47:80:12:34:{self._next:02X}"
+        self._next += 1
+        device = self.radio.add(
+            VirtualBalancer(PROFILES[profile], address=address, **options)
+        )
+        self.scanner.advertise(device)
+        return device
+
+
+@pytest.fixture
+async def proxy(hass: HomeAssistant, enable_bluetooth: None) -> AsyncIterator[Proxy]:
+    """A virtual proxy with three connection slots, registered in Home Assistant."""
+    radio = VirtualRadio(slots=3, source="AA:BB:CC:DD:EE:01")
+    scanner, remove = async_register_virtual_proxy(hass, radio)
+    yield Proxy(radio, scanner)
+    remove()
+
+
+def config_entry(
+    device: VirtualBalancer,
+    *,
+    password: str = "1234",
+    options: dict[str, Any] | None = None,
+    **data: Any,
+) -> MockConfigEntry:
+    """A config entry for ``device``."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=device.name,
+        unique_id=device.address,
+        data={CONF_ADDRESS: device.address, CONF_PASSWORD: password, **data},
+        options=options or {},
+    )
+
+
+async def setup_entry(
+    hass: HomeAssistant, device: VirtualBalancer, **kwargs: Any
+) -> MockConfigEntry:
+    """Add and set up a config entry for ``device``."""
+    entry = config_entry(device, **kwargs)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def next_update(hass: HomeAssistant, seconds: float = 31) -> None:
+    """Fire the timers of the next update and let it finish.
+
+    Time is not frozen: the virtual balancer answers on the event loop's clock,
+    and streams a few frames first, as it would during an update interval.
+    """
+    await asyncio.sleep(20 * STREAM_INTERVAL * FAST)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    await hass.async_block_till_done(wait_background_tasks=True)

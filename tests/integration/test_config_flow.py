@@ -1,0 +1,232 @@
+"""Config flow: discovery card, password, user step, reauth, reconfigure, options."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from homeassistant.components.bluetooth import async_last_service_info
+from homeassistant.config_entries import SOURCE_BLUETOOTH, SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+
+from custom_components.jk_balancer.const import (
+    CONF_CONNECTION_MODE,
+    CONF_PROTOCOL,
+    CONF_UPDATE_INTERVAL,
+    DOMAIN,
+)
+from jk_emulator import radio as radio_module
+from tests.integration.conftest import Proxy, config_entry, setup_entry
+
+
+async def test_discovery_card_asks_for_the_password(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a16s", name="Battery-01", passcode="8642")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    flow = flows[0]
+    assert flow["context"]["source"] == SOURCE_BLUETOOTH
+    assert flow["context"]["title_placeholders"] == {"name": "Battery-01"}
+    assert flow["step_id"] == "password"
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: "1234"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert not proxy.radio.connections
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: "8642"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Battery-01"
+    assert result["data"] == {CONF_ADDRESS: device.address, CONF_PASSWORD: "8642"}
+    assert result["result"].unique_id == device.address
+    await hass.async_block_till_done()
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_discovery_of_a_configured_device_is_ignored(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    await setup_entry(hass, device)
+    service_info = async_last_service_info(hass, device.address)
+    assert service_info is not None
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_BLUETOOTH}, data=service_info
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_user_step_lists_unconfigured_jk_devices(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    configured = proxy.add("jk-b2a4s")
+    await setup_entry(hass, configured)
+    first = proxy.add("jk-b2a24s20p", name="Rack-A")
+    second = proxy.add("jk-pb2a16s20p", name="Rack-B")
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    choices = result["data_schema"].schema[CONF_ADDRESS].container
+    assert choices == {
+        first.address: f"Rack-A ({first.address})",
+        second.address: f"Rack-B ({second.address})",
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ADDRESS: second.address}
+    )
+    assert result["step_id"] == "password"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "1234"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Rack-B"
+
+
+async def test_user_step_without_devices(hass: HomeAssistant, proxy: Proxy) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_devices_found"
+
+
+async def test_device_gone_before_the_password(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    flow = hass.config_entries.flow.async_progress_by_handler(DOMAIN)[0]
+    device.set_powered(False)
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: "1234"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    device.set_powered(True)
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: "1234"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_not_a_jk_balancer(
+    hass: HomeAssistant, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        radio_module,
+        "_build_services",
+        lambda _two: radio_module.BleakGATTServiceCollection(),
+    )
+    proxy.add()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    flow = hass.config_entries.flow.async_progress_by_handler(DOMAIN)[0]
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_PASSWORD: "1234"}
+    )
+    assert result["errors"] == {"base": "not_supported"}
+
+
+async def test_unexpected_error_is_reported(hass: HomeAssistant, proxy: Proxy) -> None:
+    proxy.add()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    flow = hass.config_entries.flow.async_progress_by_handler(DOMAIN)[0]
+    with patch(
+        "custom_components.jk_balancer.config_flow.JKBalancerClient.connect",
+        side_effect=RuntimeError("bug"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            flow["flow_id"], {CONF_PASSWORD: "1234"}
+        )
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_reauth_after_the_password_changed(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add(passcode="5555")
+    entry = await setup_entry(hass, device, password="1234")
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    reauth = next(flow for flow in flows if flow["context"]["source"] == "reauth")
+    assert reauth["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        reauth["flow_id"], {CONF_PASSWORD: "1234"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        reauth["flow_id"], {CONF_PASSWORD: "5555"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_PASSWORD] == "5555"
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_password_and_layout(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    entry = await setup_entry(hass, device)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    # A layout the device does not speak explains none of its frames.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "1234", CONF_PROTOCOL: "JK02_32S"}
+    )
+    assert result["errors"] == {"base": "not_supported"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "1234", CONF_PROTOCOL: "JK04"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_PROTOCOL] == "JK04"
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_options_update_interval_and_connection_mode(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    entry = await setup_entry(hass, device)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_UPDATE_INTERVAL: 120, CONF_CONNECTION_MODE: "per_update"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options == {
+        CONF_UPDATE_INTERVAL: 120,
+        CONF_CONNECTION_MODE: "per_update",
+    }
+    coordinator = entry.runtime_data
+    assert coordinator.update_interval is not None
+    assert coordinator.update_interval.total_seconds() == 120
+    assert coordinator.per_update
+    # Connect-per-update leaves no link (and no proxy slot) in use.
+    assert not proxy.radio.connections
+
+
+async def test_manual_entry_for_a_configured_address_aborts(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    config_entry(device).add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_devices_found"

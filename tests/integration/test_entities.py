@@ -1,0 +1,332 @@
+"""Entities: values from the device, snapshots, and writes confirmed by read-back."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
+from homeassistant.components.switch import SERVICE_TURN_OFF, SERVICE_TURN_ON
+from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import snapshot_platform
+from syrupy.assertion import SnapshotAssertion
+
+from tests.integration.conftest import Proxy, next_update, setup_entry
+
+
+def state_value(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize(
+    "platform",
+    [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SWITCH],
+)
+@pytest.mark.parametrize("profile", ["jk-b2a4s", "jk-b2a24s20p"])
+async def test_entities_snapshot(
+    hass: HomeAssistant,
+    proxy: Proxy,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    platform: Platform,
+    profile: str,
+) -> None:
+    device = proxy.add(profile, cells=4 if profile == "jk-b2a24s20p" else None)
+    with patch("custom_components.jk_balancer.PLATFORMS", [platform]):
+        entry = await setup_entry(hass, device)
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+
+
+async def test_sensor_values_match_the_device(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a24s20p", cells=8)
+    await setup_entry(hass, device)
+    measured = device.last_measurement
+    assert measured is not None
+    for cell, voltage in enumerate(measured.cell_voltages, 1):
+        assert (
+            float(state_value(hass, f"sensor.jk_b2a24s20p_cell_{cell}_voltage"))
+            == voltage
+        )
+    for cell, resistance in enumerate(measured.cell_resistances, 1):
+        entity_id = f"sensor.jk_b2a24s20p_cell_{cell}_wire_resistance"
+        assert float(state_value(hass, entity_id)) == resistance
+    assert hass.states.get("sensor.jk_b2a24s20p_cell_9_voltage") is None
+    total = float(state_value(hass, "sensor.jk_b2a24s20p_total_voltage"))
+    assert total == pytest.approx(sum(measured.cell_voltages), abs=1e-3)
+    delta_mv = float(state_value(hass, "sensor.jk_b2a24s20p_cell_voltage_difference"))
+    expected = (max(measured.cell_voltages) - min(measured.cell_voltages)) * 1000
+    assert delta_mv == pytest.approx(expected, abs=1)
+    highest = measured.cell_voltages.index(max(measured.cell_voltages)) + 1
+    assert state_value(hass, "sensor.jk_b2a24s20p_cell_with_maximum_voltage") == str(
+        highest
+    )
+    assert state_value(hass, "binary_sensor.jk_b2a24s20p_balancing") == (
+        STATE_ON if measured.balancing else STATE_OFF
+    )
+    # JK BMS values.
+    assert float(state_value(hass, "sensor.jk_b2a24s20p_temperature_1")) == 24.0
+    assert state_value(hass, "sensor.jk_b2a24s20p_state_of_charge") != "unknown"
+    assert state_value(hass, "binary_sensor.jk_b2a24s20p_device_errors") == STATE_OFF
+
+
+async def test_balancer_only_devices_have_no_bms_entities(
+    hass: HomeAssistant, proxy: Proxy, entity_registry: er.EntityRegistry
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    entry = await setup_entry(hass, device)
+    keys = {
+        entity.unique_id.removeprefix(f"{device.address}-")
+        for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    }
+    assert not keys & {
+        "current",
+        "power",
+        "state_of_charge",
+        "cycle_count",
+        "device_errors",
+    }
+    assert not keys & {"temperature_sensor_1", "battery_capacity"}
+    assert {"balancer_enabled", "balance_trigger_voltage", "cell_voltage_16"} <= keys
+    # Signal strength is there but disabled until the user wants it.
+    rssi = entity_registry.async_get_entity_id(
+        "sensor", "jk_balancer", f"{device.address}-rssi"
+    )
+    assert rssi is not None
+    registry_entry = entity_registry.async_get(rssi)
+    assert registry_entry is not None
+    assert registry_entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+
+async def test_device_registry_entry(
+    hass: HomeAssistant, proxy: Proxy, device_registry: dr.DeviceRegistry
+) -> None:
+    device = proxy.add("jk-pb2a16s20p", name="Rack-1")
+    await setup_entry(hass, device)
+    entry = device_registry.async_get_device(
+        connections={("bluetooth", device.address)}
+    )
+    assert entry is not None
+    assert entry.name == "Rack-1"
+    assert entry.manufacturer == "Jikong (JK)"
+    assert entry.model == "JK-PB2A16S20P"
+    assert (entry.hw_version, entry.sw_version) == ("19A", "19.27")
+    assert entry.serial_number == device.device_info().serial_number
+
+
+async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -> None:
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device)
+    entity_id = "number.jk_b2a16s_balance_trigger_voltage"
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert (state.attributes["min"], state.attributes["max"]) == (0.001, 1.0)
+    assert state.attributes["step"] == 0.001
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 0.012},
+        blocking=True,
+    )
+    assert device.balancer.trigger_voltage == pytest.approx(0.012)
+    assert state_value(hass, entity_id) == "0.012"
+    # Every setting writes through to the device.
+    for key, value in (
+        ("balance_start_voltage", 3.2),
+        ("maximum_balance_current", 1.5),
+        ("cell_count", 15),
+        ("power_off_voltage", 2.8),
+    ):
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: f"number.jk_b2a16s_{key}", ATTR_VALUE: value},
+            blocking=True,
+        )
+        assert float(state_value(hass, f"number.jk_b2a16s_{key}")) == value
+    assert device.balancer.start_voltage == pytest.approx(3.2)
+    assert device.balancer.max_current == pytest.approx(1.5)
+    assert device.balancer.cell_count == 15
+    assert device.power_off_voltage == pytest.approx(2.8)
+
+
+async def test_maximum_balance_current_follows_the_model(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    await setup_entry(hass, proxy.add("jk-bd6a17s6p"))
+    state = hass.states.get("number.jk_bd6a17s6p_maximum_balance_current")
+    assert state is not None
+    assert state.attributes["max"] == 0.6
+
+
+async def test_battery_capacity_and_calibration_on_a_bms(
+    hass: HomeAssistant, proxy: Proxy, entity_registry: er.EntityRegistry
+) -> None:
+    device = proxy.add("jk-pb2a16s20p")
+    await setup_entry(hass, device)
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_battery_capacity", ATTR_VALUE: 304},
+        blocking=True,
+    )
+    assert device.battery_capacity == 304
+    calibration = "number.jk_pb2a16s20p_voltage_calibration"
+    entity_registry.async_update_entity(calibration, disabled_by=None)
+    await hass.config_entries.async_reload(
+        next(iter(hass.config_entries.async_entries("jk_balancer"))).entry_id
+    )
+    await hass.async_block_till_done()
+    measured = float(state_value(hass, calibration))
+    state = hass.states.get(calibration)
+    assert state is not None
+    assert state.attributes["min"] < measured < state.attributes["max"]
+    target = round(measured * 1.01, 2)
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: calibration, ATTR_VALUE: target},
+        blocking=True,
+    )
+    assert float(state_value(hass, calibration)) == pytest.approx(target, rel=0.002)
+    assert float(
+        state_value(hass, "sensor.jk_pb2a16s20p_total_voltage")
+    ) == pytest.approx(target, rel=0.002)
+
+
+async def test_switch_turns_the_balancer_off_and_on(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a4s")
+    await setup_entry(hass, device)
+    entity_id = "switch.jk_b2a4s_balancer"
+    assert state_value(hass, entity_id) == STATE_ON
+    await hass.services.async_call(
+        "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
+    assert device.balancer.enabled is False
+    assert state_value(hass, entity_id) == STATE_OFF
+    await hass.services.async_call(
+        "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
+    assert device.balancer.enabled is True
+    assert state_value(hass, entity_id) == STATE_ON
+
+
+async def test_rejected_write_shows_a_translated_error_and_the_true_value(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device)
+    device.refuse_writes()
+    entity_id = "number.jk_b2a16s_balance_trigger_voltage"
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 0.02},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "write_not_confirmed"
+    assert str(caught.value) == (
+        "JK-B2A16S did not take balance_trigger_voltage = 0.02; it still holds 0.005"
+    )
+    assert state_value(hass, entity_id) == "0.005"
+
+
+async def test_link_lost_mid_write_then_the_true_value_shows(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """The device took the write but the confirmation was cut off."""
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device)
+    device.drop_link(mid_frame=True)
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            "switch",
+            SERVICE_TURN_OFF,
+            {ATTR_ENTITY_ID: "switch.jk_b2a16s_balancer"},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "not_connected"
+    # The lost link is re-established at once and shows what the device holds.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert device.balancer.enabled is False
+    assert state_value(hass, "switch.jk_b2a16s_balancer") == STATE_OFF
+
+
+async def test_write_while_the_device_is_gone_changes_nothing(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device)
+    entity_id = "number.jk_b2a16s_balance_trigger_voltage"
+    device.set_powered(False)
+    # The entity still shows the last value while the link is being re-tried.
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 0.02},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "cannot_connect"
+    assert device.writes == []
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_value(hass, entity_id) == "unavailable"
+    device.set_powered(True)
+    assert device.balancer.trigger_voltage == 0.005
+
+
+async def test_out_of_range_write_is_a_validation_error(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    entry = await setup_entry(hass, device)
+    with pytest.raises(ServiceValidationError) as caught:
+        await entry.runtime_data.async_write_setting("max_balance_current", 4.0)
+    assert caught.value.translation_key == "value_out_of_range"
+    assert str(caught.value) == (
+        "4 A is outside the range of max_balance_current (0.1 to 2 A); nothing was sent"
+    )
+    assert device.writes == []
+
+
+async def test_cell_sensors_follow_the_cell_count(
+    hass: HomeAssistant,
+    proxy: Proxy,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    device = proxy.add("jk-b5a24s", cells=16)
+    await setup_entry(hass, device)
+    assert hass.states.get("sensor.jk_b5a24s_cell_16_voltage") is not None
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: "number.jk_b5a24s_cell_count", ATTR_VALUE: 14},
+        blocking=True,
+    )
+    await next_update(hass)
+    assert hass.states.get("sensor.jk_b5a24s_cell_14_voltage") is not None
+    assert hass.states.get("sensor.jk_b5a24s_cell_15_voltage") is None
+    assert (
+        entity_registry.async_get_entity_id(
+            "sensor", "jk_balancer", f"{device.address}-cell_voltage_15"
+        )
+        is None
+    )
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: "number.jk_b5a24s_cell_count", ATTR_VALUE: 16},
+        blocking=True,
+    )
+    await next_update(hass)
+    assert hass.states.get("sensor.jk_b5a24s_cell_16_voltage") is not None
