@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from bleak_retry_connector import Allocations
+from bleak_retry_connector.bluez import Allocations
 from bluetooth_data_tools import monotonic_time_coarse
 from habluetooth import BaseHaRemoteScanner, HaBluetoothConnector
 from homeassistant.components import bluetooth

@@ -131,7 +131,8 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         """Use the newest BLEDevice; retry at once if the device was gone."""
         self.client.set_ble_device(service_info.device)
         if not self.last_update_success:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+            # Not debounced: the device is back, and this happens rarely.
+            self.hass.async_create_task(self.async_refresh(), eager_start=True)
 
     @callback
     def async_device_gone(

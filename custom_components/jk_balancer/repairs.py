@@ -89,6 +89,12 @@ class CellCountRepairFlow(RepairsFlow):
     async def async_step_init(
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
+        """Start with the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
         """Confirm, then write the cell count."""
         entry: JKBalancerConfigEntry | None = self.hass.config_entries.async_get_entry(
             self._entry_id
@@ -104,7 +110,7 @@ class CellCountRepairFlow(RepairsFlow):
                 )
             return self.async_create_entry(data={})
         return self.async_show_form(
-            step_id="init",
+            step_id="confirm",
             data_schema=vol.Schema({}),
             description_placeholders={"name": entry.title, "cells": str(self._cells)},
         )

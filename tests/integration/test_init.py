@@ -1,0 +1,178 @@
+"""Set-up, the link's life cycle and recovery from radio trouble."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from homeassistant.components.bluetooth import (
+    BluetoothServiceInfoBleak,
+    async_last_service_info,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+import pytest
+
+from tests.integration.conftest import Proxy, config_entry, next_update, setup_entry
+
+
+def available(hass: HomeAssistant, entity_id: str) -> bool:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state != STATE_UNAVAILABLE
+
+
+async def test_setup_and_unload(hass: HomeAssistant, proxy: Proxy) -> None:
+    device = proxy.add()
+    entry = await setup_entry(hass, device)
+    assert entry.state is ConfigEntryState.LOADED
+    assert len(proxy.radio.connections) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert not proxy.radio.connections
+    assert device.link is None
+
+
+async def test_setup_retries_while_the_device_is_absent(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    proxy.radio.devices.clear()  # heard once, then never again
+    entry = config_entry(device)
+    entry.add_to_hass(hass)
+    with patch(
+        "custom_components.jk_balancer.bluetooth.async_ble_device_from_address",
+        return_value=None,
+    ):
+        await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert "is not in range of any Bluetooth adapter or proxy" in str(entry.reason)
+
+
+async def test_setup_retries_when_the_device_does_not_answer(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add(clock=lambda: 0.0)
+    device.go_silent(60)
+    entry = await setup_entry(hass, device)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert not proxy.radio.connections
+
+
+async def test_device_disappears_and_returns(hass: HomeAssistant, proxy: Proxy) -> None:
+    device = proxy.add()
+    await setup_entry(hass, device)
+    entity_id = "sensor.jk_b2a16s_total_voltage"
+    assert available(hass, entity_id)
+    device.set_powered(False)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert not available(hass, entity_id)
+    device.set_powered(True)
+    await next_update(hass)
+    assert available(hass, entity_id)
+    assert len(proxy.radio.connections) == 1
+
+
+async def test_advertising_again_reconnects_without_waiting(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """After Home Assistant lost the device, its next advertisement reconnects."""
+    device = proxy.add()
+    entry = await setup_entry(hass, device)
+    coordinator = entry.runtime_data
+    device.set_powered(False)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert not coordinator.last_update_success
+    device.set_powered(True)
+    service_info = async_last_service_info(hass, device.address)
+    assert service_info is not None
+    coordinator.async_device_seen(service_info)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.last_update_success
+    assert len(proxy.radio.connections) == 1
+
+
+async def test_lost_link_is_reestablished_at_once(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    await setup_entry(hass, device)
+    attempts = proxy.radio.connection_attempts
+    device.drop_link(mid_frame=False)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert proxy.radio.connection_attempts == attempts + 1
+    assert len(proxy.radio.connections) == 1
+    assert available(hass, "sensor.jk_b2a16s_total_voltage")
+
+
+async def test_home_assistant_no_longer_hearing_the_device(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    entry = await setup_entry(hass, device)
+    coordinator = entry.runtime_data
+    service_info = BluetoothServiceInfoBleak.__new__(BluetoothServiceInfoBleak)
+    # While the link is up the stream proves the device is there.
+    coordinator.async_device_gone(service_info)
+    assert coordinator.last_update_success
+    await coordinator.client.disconnect()
+    coordinator.async_device_gone(service_info)
+    await hass.async_block_till_done()
+    assert not coordinator.last_update_success
+    assert not available(hass, "sensor.jk_b2a16s_total_voltage")
+
+
+async def test_stale_stream_reconnects(hass: HomeAssistant, proxy: Proxy) -> None:
+    clock = [0.0]
+    device = proxy.add(clock=lambda: clock[0])
+    entry = await setup_entry(hass, device)
+    coordinator = entry.runtime_data
+    device.go_silent(120)
+    with patch("custom_components.jk_balancer.coordinator.STALE_AFTER", 0.0):
+        await next_update(hass)
+    # No data: the link is dropped and the entities say so.
+    assert not coordinator.last_update_success
+    assert not available(hass, "sensor.jk_b2a16s_total_voltage")
+    clock[0] += 121  # the silence ends
+    await next_update(hass)
+    assert coordinator.last_update_success
+    assert available(hass, "sensor.jk_b2a16s_total_voltage")
+
+
+async def test_connect_per_update_mode(hass: HomeAssistant, proxy: Proxy) -> None:
+    device = proxy.add()
+    entry = await setup_entry(hass, device, options={"connection_mode": "per_update"})
+    assert entry.state is ConfigEntryState.LOADED
+    assert not proxy.radio.connections
+    attempts = proxy.radio.connection_attempts
+    await next_update(hass)
+    assert proxy.radio.connection_attempts == attempts + 1
+    assert not proxy.radio.connections
+    assert available(hass, "sensor.jk_b2a16s_total_voltage")
+    # A write connects, confirms and disconnects again.
+    await entry.runtime_data.async_write_setting("balance_trigger_voltage", 0.01)
+    assert device.balancer.trigger_voltage == pytest.approx(0.01)
+    assert not proxy.radio.connections
+
+
+async def test_password_changed_later_starts_reauth(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add()
+    entry = await setup_entry(hass, device)
+    device.passcode = "9999"
+    await entry.runtime_data.client.disconnect()
+    await next_update(hass)
+    flows = hass.config_entries.flow.async_progress_by_handler("jk_balancer")
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert not proxy.radio.connections
+
+
+async def test_a_proxy_without_free_slots(hass: HomeAssistant, proxy: Proxy) -> None:
+    proxy.radio.slots = 0
+    device = proxy.add()
+    entry = await setup_entry(hass, device)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert "Cannot connect to JK-B2A16S" in str(entry.reason)

@@ -1,0 +1,86 @@
+"""Every user-facing string exists in English, German and Chinese."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+import pytest
+
+from custom_components.jk_balancer import binary_sensor, number, sensor, switch
+from custom_components.jk_balancer.const import ConnectionMode
+from custom_components.jk_balancer.protocol import Protocol, errors
+
+INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "jk_balancer"
+STRINGS = json.loads((INTEGRATION / "strings.json").read_text())
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            result |= flatten(value, f"{path}.")
+        else:
+            result[path] = value
+    return result
+
+
+@pytest.mark.parametrize("language", ["en", "de", "zh-Hans"])
+def test_translation_has_every_key_with_the_same_placeholders(language: str) -> None:
+    source = flatten(STRINGS)
+    translated = flatten(
+        json.loads((INTEGRATION / "translations" / f"{language}.json").read_text())
+    )
+    assert set(translated) == set(source)
+    for key, text in source.items():
+        assert set(PLACEHOLDER.findall(translated[key])) == set(
+            PLACEHOLDER.findall(text)
+        ), key
+        assert translated[key].strip(), key
+
+
+def test_english_translation_is_strings_json() -> None:
+    assert json.loads((INTEGRATION / "translations" / "en.json").read_text()) == STRINGS
+
+
+def test_every_entity_has_a_name() -> None:
+    entity = STRINGS["entity"]
+    descriptions = {
+        "sensor": [*sensor.SENSORS, sensor.CELL_VOLTAGE, sensor.CELL_RESISTANCE],
+        "binary_sensor": list(binary_sensor.BINARY_SENSORS),
+        "number": list(number.NUMBERS),
+        "switch": [switch.BALANCER],
+    }
+    for platform, items in descriptions.items():
+        keys = {item.translation_key for item in items}
+        assert keys == set(entity[platform]), platform
+
+
+def test_every_error_message_exists() -> None:
+    keys = {
+        item.translation_key
+        for item in vars(errors).values()
+        if isinstance(item, type) and issubclass(item, errors.JKError)
+    }
+    assert keys | {"device_not_found", "password_changed"} == set(STRINGS["exceptions"])
+
+
+def test_selectors_cover_every_choice() -> None:
+    selectors = STRINGS["selector"]
+    assert set(selectors["protocol"]["options"]) == {
+        "auto",
+        *(p.value for p in Protocol),
+    }
+    assert set(selectors["connection_mode"]["options"]) == {
+        m.value for m in ConnectionMode
+    }
+
+
+def test_icons_belong_to_known_entities() -> None:
+    icons = json.loads((INTEGRATION / "icons.json").read_text())["entity"]
+    for platform, entries in icons.items():
+        assert set(entries) <= set(STRINGS["entity"][platform]), platform
