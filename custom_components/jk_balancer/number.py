@@ -20,7 +20,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import JKBalancerConfigEntry
 from .entity import JKBalancerEntity
-from .protocol import JKError, Limits, get_spec, setting_limits
+from .protocol import JKError, Limits, ValueKind, get_spec, setting_limits
 from .protocol.commands import held_value
 
 # Writes go one at a time: each waits for the device's read-back.
@@ -128,11 +128,13 @@ class JKSettingNumber(JKBalancerEntity, NumberEntity):
 
     @property
     def native_value(self) -> float | None:
-        """Return the value the device holds."""
+        """Return the value the device holds (whole numbers for counts)."""
+        spec = get_spec(self.entity_description.key)
         snapshot = self.coordinator.data
-        return held_value(
-            get_spec(self.entity_description.key), snapshot.settings, snapshot.cell_info
-        )
+        value = held_value(spec, snapshot.settings, snapshot.cell_info)
+        if value is not None and spec.kind is ValueKind.INTEGER:
+            return int(value)
+        return value
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the value; it shows once the device confirms it."""

@@ -1,0 +1,142 @@
+"""The development instance: Home Assistant with virtual balancers, no hardware.
+
+Copies the development configuration (``dev/config``) into a working folder,
+marks onboarding done except for the user, starts Home Assistant, creates the
+development login (dev / dev) through the onboarding API, and runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Final
+import urllib.error
+import urllib.request
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+TEMPLATE: Final = ROOT / "dev" / "config"
+DEV_USER: Final = "dev"
+DEV_PASSWORD: Final = "dev"  # noqa: S105 - the documented development login
+STARTUP_TIMEOUT: Final = 180.0
+
+
+def prepare_config(config_dir: Path) -> None:
+    """Copy the development configuration; keep the state of earlier runs."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(TEMPLATE / "configuration.yaml", config_dir / "configuration.yaml")
+    proxy = config_dir / "custom_components" / "jk_dev_proxy"
+    shutil.rmtree(proxy, ignore_errors=True)
+    shutil.copytree(TEMPLATE / "custom_components" / "jk_dev_proxy", proxy)
+    storage = config_dir / ".storage"
+    storage.mkdir(exist_ok=True)
+    onboarding = storage / "onboarding"
+    if not onboarding.exists():
+        # Everything but the user, which the onboarding API creates properly.
+        onboarding.write_text(
+            json.dumps(
+                {
+                    "version": 4,
+                    "minor_version": 1,
+                    "key": "onboarding",
+                    "data": {"done": ["core_config", "analytics", "integration"]},
+                }
+            )
+        )
+
+
+def _request(url: str, data: dict[str, Any] | None = None) -> Any:
+    body = None if data is None else json.dumps(data).encode()
+    request = urllib.request.Request(  # noqa: S310 - our own local instance
+        url, data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
+
+
+def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> list[Any]:
+    """Wait for the HTTP API; return the onboarding steps."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"Home Assistant exited with status {process.returncode}"
+            )
+        try:
+            steps: list[Any] = _request(f"{base_url}/api/onboarding")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+            continue
+        return steps
+    raise RuntimeError(f"Home Assistant did not answer at {base_url}")
+
+
+def create_dev_user(base_url: str, steps: list[Any]) -> None:
+    """Create the development login unless it exists."""
+    if any(step["step"] == "user" and step["done"] for step in steps):
+        return
+    _request(
+        f"{base_url}/api/onboarding/users",
+        {
+            "client_id": f"{base_url}/",
+            "name": "Developer",
+            "username": DEV_USER,
+            "password": DEV_PASSWORD,
+            "language": "en",
+        },
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the development instance until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=ROOT / "config")
+    parser.add_argument("--port", type=int, default=8123)
+    args = parser.parse_args(argv)
+    prepare_config(args.config)
+    base_url = f"http://localhost:{args.port}"
+    env = os.environ | {"JK_DEV_PORT": str(args.port)}
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "jk_tools.hass", "-c", str(args.config), "--skip-pip"],
+        env=env,
+        cwd=args.config,
+        # Its own session: Ctrl-C reaches this process, which stops it once.
+        start_new_session=True,
+    )
+
+    def stop(_signum: int, _frame: object) -> None:
+        process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        create_dev_user(base_url, wait_until_up(base_url, process))
+        print(
+            f"\nHome Assistant is up: {base_url}"
+            f"  (log in as {DEV_USER} / {DEV_PASSWORD})"
+            "\nThree virtual balancers wait in Settings > Devices & services"
+            " (device password 1234). Ctrl-C stops.\n",
+            flush=True,
+        )
+        return process.wait()
+    except KeyboardInterrupt:
+        print("\nStopping Home Assistant...", flush=True)
+        process.send_signal(signal.SIGTERM)
+    except RuntimeError as err:
+        print(err, file=sys.stderr)
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
