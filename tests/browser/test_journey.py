@@ -41,7 +41,7 @@ STEP_TIMEOUT = 30_000  # ms
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason="Debian's Chromium (/usr/bin/chromium) is missing; scripts/setup installs it",
+    reason="Debian's Chromium (/usr/bin/chromium) is missing: run scripts/setup",
 )
 
 
