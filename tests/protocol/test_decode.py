@@ -94,6 +94,9 @@ def test_settings_in_a_wrong_family_are_rejected(captures: Path) -> None:
         (118, struct.pack("<I", 10_000), "total_voltage"),  # 10 V for 24 cells
         (62, bytes((30,)), "max_voltage_cell_index"),  # cell 31 of 24
         (141, bytes((150,)), "state_of_charge"),
+        (126, struct.pack("<i", -2_500_000), "current"),  # -2500 A
+        (138, struct.pack("<h", -11_000), "balancing_current"),  # -11 A
+        (166, bytes((2,)), "charging"),
     ],
 )
 def test_damaged_jk02_values_are_reported_not_returned(

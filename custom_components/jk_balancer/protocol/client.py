@@ -16,7 +16,6 @@ import asyncio
 from collections.abc import Callable
 import hmac
 import logging
-import time
 from typing import Any, Final
 
 from bleak import BleakClient
@@ -145,7 +144,7 @@ class JKBalancerClient:
         """Seconds since the last cell-info frame arrived."""
         if self._cell_info_at is None:
             return None
-        return time.monotonic() - self._cell_info_at
+        return asyncio.get_running_loop().time() - self._cell_info_at
 
     @property
     def stats(self) -> AssemblerStats:
@@ -394,7 +393,8 @@ class JKBalancerClient:
             self._settings = decoded
         elif isinstance(decoded, CellInfo):
             self._cell_info = decoded
-            self._cell_info_at = time.monotonic()
+            # The event loop's clock, which the timeouts and the coordinator use.
+            self._cell_info_at = asyncio.get_running_loop().time()
         for future in self._waiters.pop(frame_type, []):
             if not future.done():
                 future.set_result(decoded)

@@ -9,7 +9,7 @@ with the wrong layout yields impossible cells, masks or averages, and is rejecte
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
 from .const import FRAME_LENGTH, FrameType, Protocol
 from .errors import FrameError, ImplausibleFrameError, ProtocolDetectionError
@@ -36,15 +36,15 @@ def decode_device_info(frame: Frame) -> DeviceInfo:
     """Decode a device-info frame (the same in every layout)."""
     values = DEVICE_INFO.decode(frame.raw)
     return DeviceInfo(
-        vendor_id=values["vendor_id"],
-        hardware_version=values["hardware_version"],
-        software_version=values["software_version"],
-        device_name=values["device_name"],
-        serial_number=values["serial_number"],
-        manufacturing_date=values["manufacturing_date"],
-        uptime=values["uptime"],
-        power_on_count=values["power_on_count"],
-        passcode=values["passcode"],
+        vendor_id=values.vendor_id,
+        hardware_version=values.hardware_version,
+        software_version=values.software_version,
+        device_name=values.device_name,
+        serial_number=values.serial_number,
+        manufacturing_date=values.manufacturing_date,
+        uptime=values.uptime,
+        power_on_count=values.power_on_count,
+        passcode=values.passcode,
     )
 
 
@@ -52,120 +52,214 @@ def decode_settings(frame: Frame, protocol: Protocol) -> Settings:
     """Decode a settings frame in the given layout."""
     values = SETTINGS_LAYOUTS[protocol].decode(frame.raw)
     return Settings(
-        cell_count=values["cell_count"],
-        balancer_enabled=bool(values["balancer_enabled"]),
-        balance_trigger_voltage=values["balance_trigger_voltage"],
-        balance_start_voltage=values["balance_start_voltage"],
-        max_balance_current=values["max_balance_current"],
-        power_off_voltage=values["power_off_voltage"],
-        voltage_calibration=values.get("voltage_calibration"),
-        battery_capacity=values.get("battery_capacity"),
+        cell_count=values.cell_count,
+        balancer_enabled=bool(values.balancer_enabled),
+        balance_trigger_voltage=values.balance_trigger_voltage,
+        balance_start_voltage=values.balance_start_voltage,
+        max_balance_current=values.max_balance_current,
+        power_off_voltage=values.power_off_voltage,
+        voltage_calibration=getattr(values, "voltage_calibration", None),
+        battery_capacity=getattr(values, "battery_capacity", None),
     )
+
+
+# The cell-info values decode_cell_info uses, in this order, per layout.
+_COMMON_VALUES: Final = (
+    "connected_cells_mask",
+    "cell_voltages",
+    "cell_resistances",
+    "average_cell_voltage",
+    "delta_cell_voltage",
+    "balancing_action",
+    "balancing_current",
+    "total_runtime",
+)
+_JK02_VALUES: Final = (
+    "total_voltage",
+    "min_voltage_cell_index",
+    "max_voltage_cell_index",
+    "wire_resistance_warning_mask",
+    "errors_mask",
+    "current",
+    "state_of_charge",
+    "state_of_health",
+    "remaining_capacity",
+    "nominal_capacity",
+    "cycle_count",
+    "temperature_sensor_1",
+    "temperature_sensor_2",
+    "power_tube_temperature",
+    "charging",
+    "discharging",
+)
+
+
+_CELL_INFO_VALUES: Final = {
+    protocol: layout.values_decoder(
+        _COMMON_VALUES + (_JK02_VALUES if protocol.is_jk02 else ())
+    )
+    for protocol, layout in CELL_INFO_LAYOUTS.items()
+}
+_CELL_SLOTS: Final = {
+    protocol: layout.fields["cell_voltages"].count
+    for protocol, layout in CELL_INFO_LAYOUTS.items()
+}
+# Built without the keyword-argument constructor: this runs twice a second.
+_new_cell_info: Final = tuple.__new__
+# What JK04 frames do not carry: the record's defaults (None, no errors).
+_NOT_ON_JK04: Final = tuple(CellInfo._field_defaults.values())
 
 
 def decode_cell_info(frame: Frame, protocol: Protocol) -> CellInfo:
     """Decode a cell-info frame; raise ImplausibleFrameError on a wrong layout."""
-    values = CELL_INFO_LAYOUTS[protocol].decode(frame.raw)
-    mask: int = values["connected_cells_mask"]
-    slots = len(values["cell_voltages"])
-    count = mask.bit_length()
+    values = _CELL_INFO_VALUES[protocol](frame.raw)
+    mask, cells, resistances, average, delta, action, balance_current, runtime = values[
+        :8
+    ]
+    slots = _CELL_SLOTS[protocol]
     # Cells are wired from B1 upwards, so the mask is a run of ones from bit 0.
-    if mask == 0 or mask & (mask + 1) or count > slots:
+    if mask == 0 or mask & (mask + 1) or mask.bit_length() > slots:
         raise ImplausibleFrameError(
             f"connected-cells mask {mask:#x} is not a run of 1..{slots} cells",
             field="connected_cells_mask",
             value=hex(mask),
         )
-    cells: tuple[float, ...] = values["cell_voltages"][:count]
-    # A cell reading exactly 0 V at the top was not measured (seen for one frame
-    # while the cell count setting changes).
-    while cells and cells[-1] == 0:
-        cells = cells[:-1]
-    measured = [voltage for voltage in cells if voltage > 0]
-    if not measured:
-        raise ImplausibleFrameError(
-            "no connected cell has a voltage", field="cell_voltages", value="0"
-        )
-    resistances: tuple[float, ...] = values["cell_resistances"][: len(cells)]
-    count = len(cells)
     lowest, highest = min(cells), max(cells)
-    _check_close("average_cell_voltage", values, sum(measured) / len(measured))
-    _check_close("delta_cell_voltage", values, max(measured) - min(measured))
-    common: dict[str, Any] = {
-        "protocol": protocol,
-        "cell_voltages": cells,
-        "cell_resistances": resistances,
-        "average_cell_voltage": values["average_cell_voltage"],
-        "delta_cell_voltage": values["delta_cell_voltage"],
-        "min_cell_voltage": lowest,
-        "max_cell_voltage": highest,
-        "balancing": values["balancing_action"] != 0,
-        "balancing_current": values["balancing_current"],
-        "total_runtime": values["total_runtime"],
-    }
+    total = sum(cells)
+    if lowest:
+        measured_low, measured_high, measured_mean = lowest, highest, total / len(cells)
+    else:
+        cells, resistances = _without_unmeasured_top(cells, resistances)
+        measured = [voltage for voltage in cells if voltage]
+        if not measured:
+            raise ImplausibleFrameError(
+                "no connected cell has a voltage", field="cell_voltages", value="0"
+            )
+        lowest, highest = min(cells), max(cells)
+        measured_low, measured_high = min(measured), max(measured)
+        measured_mean = sum(measured) / len(measured)
+    # The device's own average and delta lag the cells by a sample at most.
+    if abs(average - measured_mean) > CONSISTENCY_TOLERANCE:
+        raise _disagreeing("average_cell_voltage", average, measured_mean)
+    if abs(delta - (measured_high - measured_low)) > CONSISTENCY_TOLERANCE:
+        raise _disagreeing("delta_cell_voltage", delta, measured_high - measured_low)
     if protocol is Protocol.JK04:
-        return CellInfo(
-            **common,
-            total_voltage=round(sum(cells), 6),
-            min_voltage_cell=cells.index(lowest) + 1,
-            max_voltage_cell=cells.index(highest) + 1,
-            wire_resistance_warnings=tuple(
-                cell
-                for cell, resistance in enumerate(resistances, 1)
-                if resistance > WIRE_RESISTANCE_LIMIT
+        return _new_cell_info(
+            CellInfo,
+            (
+                protocol,
+                cells,
+                resistances,
+                round(total, 6),
+                average,
+                delta,
+                lowest,
+                highest,
+                cells.index(lowest) + 1,
+                cells.index(highest) + 1,
+                action != 0,
+                balance_current,
+                runtime,
+                _cells_above(resistances, WIRE_RESISTANCE_LIMIT),
+                *_NOT_ON_JK04,
             ),
         )
-    total = values["total_voltage"]
-    if abs(total - sum(cells)) > 0.1 * sum(cells) + 1.0:
+    (
+        reported_total,
+        min_index,
+        max_index,
+        warnings,
+        errors,
+        current,
+        state_of_charge,
+        state_of_health,
+        remaining,
+        nominal,
+        cycles,
+        temperature_1,
+        temperature_2,
+        power_tube,
+        charging,
+        discharging,
+    ) = values[8:]
+    if abs(reported_total - total) > 0.1 * total + 1.0:
         raise ImplausibleFrameError(
-            f"total voltage {total} V does not match the cells ({sum(cells):.3f} V)",
+            f"total voltage {reported_total} V does not match the cells "
+            f"({total:.3f} V)",
             field="total_voltage",
-            value=str(total),
+            value=str(reported_total),
         )
-    min_index, max_index = (
-        values["min_voltage_cell_index"],
-        values["max_voltage_cell_index"],
-    )
-    if max(min_index, max_index) >= count:
+    if min_index >= len(cells) or max_index >= len(cells):
         raise ImplausibleFrameError(
-            f"min/max cell index {min_index}/{max_index} beyond {count} cells",
+            f"min/max cell index {min_index}/{max_index} beyond {len(cells)} cells",
             field="max_voltage_cell_index",
             value=str(max_index),
         )
-    warning_mask: int = values["wire_resistance_warning_mask"]
-    errors_mask: int = values["errors_mask"]
-    return CellInfo(
-        **common,
-        total_voltage=total,
-        min_voltage_cell=min_index + 1,
-        max_voltage_cell=max_index + 1,
-        wire_resistance_warnings=tuple(
-            cell for cell in range(1, count + 1) if warning_mask >> (cell - 1) & 1
-        ),
-        current=values["current"],
-        state_of_charge=values["state_of_charge"],
-        state_of_health=values["state_of_health"],
-        remaining_capacity=values["remaining_capacity"],
-        nominal_capacity=values["nominal_capacity"],
-        cycle_count=values["cycle_count"],
-        temperature_sensor_1=values["temperature_sensor_1"],
-        temperature_sensor_2=values["temperature_sensor_2"],
-        power_tube_temperature=values["power_tube_temperature"],
-        charging=bool(values["charging"]),
-        discharging=bool(values["discharging"]),
-        errors=tuple(
-            name for bit, name in enumerate(ERROR_BITS) if errors_mask >> bit & 1
+    return _new_cell_info(
+        CellInfo,
+        (
+            protocol,
+            cells,
+            resistances,
+            reported_total,
+            average,
+            delta,
+            lowest,
+            highest,
+            min_index + 1,
+            max_index + 1,
+            action != 0,
+            balance_current,
+            runtime,
+            _bits(warnings, len(cells)) if warnings else (),
+            current,
+            state_of_charge,
+            state_of_health,
+            remaining,
+            nominal,
+            cycles,
+            temperature_1,
+            temperature_2,
+            power_tube,
+            bool(charging),
+            bool(discharging),
+            _error_names(errors) if errors else (),
         ),
     )
 
 
-def _check_close(name: str, values: dict[str, Any], expected: float) -> None:
-    if abs(values[name] - expected) > CONSISTENCY_TOLERANCE:
-        raise ImplausibleFrameError(
-            f"{name} {values[name]} V disagrees with the cells ({expected:.3f} V)",
-            field=name,
-            value=str(values[name]),
-        )
+def _without_unmeasured_top(
+    cells: tuple[float, ...], resistances: tuple[float, ...]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Drop cells reading exactly 0 V at the top: they were not measured.
+
+    Seen for one frame while the cell count setting changes.
+    """
+    count = len(cells)
+    while count and not cells[count - 1]:
+        count -= 1
+    return cells[:count], resistances[:count]
+
+
+def _cells_above(resistances: tuple[float, ...], limit: float) -> tuple[int, ...]:
+    return tuple(cell for cell, value in enumerate(resistances, 1) if value > limit)
+
+
+def _bits(mask: int, count: int) -> tuple[int, ...]:
+    """Numbers (from 1) of the cells whose bit is set."""
+    return tuple(cell for cell in range(1, count + 1) if mask >> (cell - 1) & 1)
+
+
+def _error_names(mask: int) -> tuple[str, ...]:
+    return tuple(name for bit, name in enumerate(ERROR_BITS) if mask >> bit & 1)
+
+
+def _disagreeing(name: str, reported: float, expected: float) -> ImplausibleFrameError:
+    return ImplausibleFrameError(
+        f"{name} {reported} V disagrees with the cells ({expected:.3f} V)",
+        field=name,
+        value=str(reported),
+    )
 
 
 def candidate_protocols(device_info: DeviceInfo | None) -> tuple[Protocol, ...]:

@@ -26,6 +26,34 @@ TEMPERATURE_RANGE: Final = (-40.0, 120.0)
 TEMPERATURE_ABSENT: Final = -2000
 
 
+def _cell_voltages(offset: int, code: str, divisor: float, count: int) -> Field:
+    """Cell voltages; only the cells in the connected-cells mask count."""
+    return Field(
+        "cell_voltages",
+        offset,
+        code,
+        divisor,
+        "V",
+        count=count,
+        valid=CELL_VOLTAGE_RANGE,
+        length_from="connected_cells_mask",
+    )
+
+
+def _wire_resistances(offset: int, code: str, divisor: float, count: int) -> Field:
+    """Balance wire resistances, one per connected cell."""
+    return Field(
+        "cell_resistances",
+        offset,
+        code,
+        divisor,
+        "Ohm",
+        count=count,
+        valid=(0.0, 100.0),
+        length_from="connected_cells_mask",
+    )
+
+
 def _temperature(name: str, offset: int) -> Field:
     """A JK02 temperature: int16 in 0.1 degC, -200.0 when no probe is fitted."""
     return Field(
@@ -96,8 +124,8 @@ CELL_INFO_JK04: Final = Layout(
     "cell_info_jk04",
     FrameType.CELL_INFO,
     [
-        Field("cell_voltages", 6, "f", unit="V", count=24, valid=CELL_VOLTAGE_RANGE),
-        Field("cell_resistances", 102, "f", unit="Ohm", count=24, valid=(0, 100)),
+        _cell_voltages(6, "f", 1, count=24),
+        _wire_resistances(102, "f", 1, count=24),
         Field("average_cell_voltage", 202, "f", unit="V", valid=CELL_VOLTAGE_RANGE),
         Field("delta_cell_voltage", 206, "f", unit="V", valid=CELL_VOLTAGE_RANGE),
         Field("connected_cells_mask", 214, "I"),
@@ -112,13 +140,13 @@ CELL_INFO_JK02_24S: Final = Layout(
     "cell_info_jk02_24s",
     FrameType.CELL_INFO,
     [
-        Field("cell_voltages", 6, "H", 1000, "V", count=24, valid=CELL_VOLTAGE_RANGE),
+        _cell_voltages(6, "H", 1000, count=24),
         Field("connected_cells_mask", 54, "I"),
         Field("average_cell_voltage", 58, "H", 1000, "V", valid=CELL_VOLTAGE_RANGE),
         Field("delta_cell_voltage", 60, "H", 1000, "V", valid=CELL_VOLTAGE_RANGE),
         Field("max_voltage_cell_index", 62, "B"),
         Field("min_voltage_cell_index", 63, "B"),
-        Field("cell_resistances", 64, "H", 1000, "Ohm", count=24),
+        _wire_resistances(64, "H", 1000, count=24),
         Field("wire_resistance_warning_mask", 114, "I"),
         Field("total_voltage", 118, "I", 1000, "V", valid=(0.0, 200.0)),
         Field("current", 126, "i", 1000, "A", valid=(-2000.0, 2000.0)),
@@ -143,13 +171,13 @@ CELL_INFO_JK02_32S: Final = Layout(
     "cell_info_jk02_32s",
     FrameType.CELL_INFO,
     [
-        Field("cell_voltages", 6, "H", 1000, "V", count=32, valid=CELL_VOLTAGE_RANGE),
+        _cell_voltages(6, "H", 1000, count=32),
         Field("connected_cells_mask", 70, "I"),
         Field("average_cell_voltage", 74, "H", 1000, "V", valid=CELL_VOLTAGE_RANGE),
         Field("delta_cell_voltage", 76, "H", 1000, "V", valid=CELL_VOLTAGE_RANGE),
         Field("max_voltage_cell_index", 78, "B"),
         Field("min_voltage_cell_index", 79, "B"),
-        Field("cell_resistances", 80, "H", 1000, "Ohm", count=32),
+        _wire_resistances(80, "H", 1000, count=32),
         _temperature("power_tube_temperature", 144),
         Field("wire_resistance_warning_mask", 146, "I"),
         Field("total_voltage", 150, "I", 1000, "V", valid=(0.0, 200.0)),

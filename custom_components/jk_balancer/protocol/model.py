@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from .const import Protocol
 
@@ -104,9 +104,12 @@ class Settings:
         return result
 
 
-@dataclass(frozen=True, slots=True)
-class CellInfo:
-    """Frame 0x02: measurements, streamed about every 0.5 s."""
+class CellInfo(NamedTuple):
+    """Frame 0x02: measurements, streamed about every 0.5 s.
+
+    A named tuple rather than a dataclass: it is built twice a second per
+    device, and a tuple is the cheapest immutable record to build.
+    """
 
     protocol: Protocol
     cell_voltages: tuple[float, ...]
