@@ -84,7 +84,7 @@ class Link:
     notify: Callable[[bytes], None]
     on_drop: Callable[[], None]
     requested: set[int] = field(default_factory=set)
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    timers: set[asyncio.TimerHandle] = field(default_factory=set)
     open: bool = True
 
 
@@ -286,9 +286,15 @@ class VirtualBalancer:
         self._schedule(link, STREAM_INTERVAL, self._stream)
 
     def _schedule(self, link: Link, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` after ``delay``; closing the link cancels it."""
+
+        def fire() -> None:
+            link.timers.discard(timer)
+            action()
+
         loop = asyncio.get_running_loop()
-        link.timers = [timer for timer in link.timers if not timer.cancelled()]
-        link.timers.append(loop.call_later(delay * self.time_scale, action))
+        timer = loop.call_later(delay * self.time_scale, fire)
+        link.timers.add(timer)
 
     def _write_register(self, register: int, value: bytes) -> None:
         spec = next(

@@ -230,3 +230,17 @@ def test_open_circuit_voltage_rises_with_charge(chemistry: str) -> None:
     assert voltages == sorted(voltages)
     assert open_circuit_voltage(chemistry, -1) == voltages[0]
     assert open_circuit_voltage(chemistry, 2) == voltages[-1]
+
+
+async def test_a_long_stream_holds_only_its_next_timer(
+    make_device: Make, connect: Connect
+) -> None:
+    """Fired timers are forgotten: a day-long soak must not grow the device."""
+    device = make_device()
+    client = connect(device)
+    await client.connect()
+    snapshots: list[Snapshot] = []
+    client.add_listener(snapshots.append)
+    await wait_for(lambda: len(snapshots) >= 20)
+    assert device.link is not None
+    assert len(device.link.timers) == 1
