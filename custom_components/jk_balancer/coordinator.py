@@ -81,7 +81,7 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
-                translation_placeholders={"name": self.name, "error": str(err)},
+                translation_placeholders={"name": self.name, "error": err.reason},
             ) from err
         finally:
             if self.per_update:
@@ -180,8 +180,8 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
-                translation_placeholders={"name": self.name, "error": str(err)}
-                | err.placeholders,
+                translation_placeholders=err.placeholders
+                | {"name": self.name, "error": err.reason},
             ) from err
         finally:
             if (snapshot := self.client.snapshot) is not None:

@@ -278,6 +278,9 @@ async def test_write_while_the_device_is_gone_changes_nothing(
             blocking=True,
         )
     assert caught.value.translation_key == "cannot_connect"
+    assert str(caught.value) == (
+        "Cannot connect to JK-B2A16S: not found (switched off or out of range)"
+    )
     assert device.writes == []
     await hass.async_block_till_done(wait_background_tasks=True)
     assert state_value(hass, entity_id) == "unavailable"

@@ -178,6 +178,7 @@ async def test_a_write_the_device_does_not_take_is_an_error(
     with pytest.raises(WriteNotConfirmedError) as caught:
         await client.write_setting("balance_trigger_voltage", 0.02)
     assert caught.value.placeholders == {
+        "name": "JK-B2A16S",
         "setting": "balance_trigger_voltage",
         "value": "0.02",
         "held": "0.005",
@@ -306,7 +307,7 @@ async def test_connection_failure_is_a_device_connection_error(
 
     monkeypatch.setattr(bleak_retry_connector, "establish_connection", unreachable)
     client = connect(make_device())
-    with pytest.raises(DeviceConnectionError, match="cannot connect to JK-B2A16S"):
+    with pytest.raises(DeviceConnectionError, match="JK-B2A16S: not found"):
         await client.connect()
 
 

@@ -22,7 +22,7 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakError
+from bleak.exc import BleakDeviceNotFoundError, BleakError
 import bleak_retry_connector
 
 from .commands import (
@@ -194,8 +194,7 @@ class JKBalancerClient:
             except BleakError as err:
                 await self._drop_client()
                 raise DeviceConnectionError(
-                    f"{self.name}: link failed during the handshake: {err}",
-                    name=self.name,
+                    f"the link failed during the handshake: {err}", name=self.name
                 ) from err
             except BaseException:
                 await self._drop_client()
@@ -221,8 +220,9 @@ class JKBalancerClient:
                 **kwargs,
             )
         except (BleakError, TimeoutError) as err:
+            _LOGGER.debug("%s: cannot connect: %s", self.name, err)
             raise DeviceConnectionError(
-                f"cannot connect to {self.name}: {err}", name=self.name
+                _connection_failure(err), name=self.name
             ) from err
 
     async def _handshake(self) -> Snapshot:
@@ -243,7 +243,7 @@ class JKBalancerClient:
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None
-        self._fail_waiters(NotConnectedError(f"{self.name}: disconnected"))
+        self._fail_waiters(NotConnectedError("disconnected", name=self.name))
         if client is None:
             return
         try:
@@ -257,7 +257,7 @@ class JKBalancerClient:
         _LOGGER.debug("%s: link lost", self.name)
         self._client = None
         self._assembler.reset()
-        self._fail_waiters(NotConnectedError(f"{self.name}: connection lost"))
+        self._fail_waiters(NotConnectedError("connection lost", name=self.name))
         for listener in list(self._disconnect_listeners):
             listener()
 
@@ -279,7 +279,7 @@ class JKBalancerClient:
         async with self._write_lock:
             snapshot = self.snapshot
             if snapshot is None or not self.is_connected:
-                raise NotConnectedError(f"{self.name}: not connected")
+                raise NotConnectedError("not connected", name=self.name)
             write = prepare_write(
                 key,
                 value,
@@ -299,8 +299,9 @@ class JKBalancerClient:
             held = held_value(write.spec, settings, cell_info)
             if not is_confirmed(write, held):
                 raise WriteNotConfirmedError(
-                    f"{self.name} did not take {key} = {write.value:g}; "
+                    f"did not take {key} = {write.value:g}; "
                     f"it holds {held if held is not None else 'nothing'}",
+                    name=self.name,
                     setting=key,
                     value=f"{write.value:g}",
                     held="" if held is None else f"{held:g}",
@@ -332,12 +333,11 @@ class JKBalancerClient:
         except TimeoutError:
             if (rejection := self._rejections.get(answer)) is not None:
                 raise UnsupportedDeviceError(
-                    f"{self.name} sends {answer.key} frames no known layout "
-                    f"explains: {rejection}",
+                    f"its {answer.key} frames fit no known layout: {rejection}",
                     name=self.name,
                 ) from rejection
             raise DeviceTimeoutError(
-                f"{self.name}: no {answer.key} frame within {within:g} s",
+                f"no {answer.key} frame within {within:g} s",
                 name=self.name,
                 frame=answer.key,
             ) from None
@@ -349,13 +349,11 @@ class JKBalancerClient:
     async def _send(self, command: bytes) -> None:
         client = self._client
         if client is None or self._write_char is None:
-            raise NotConnectedError(f"{self.name}: not connected")
+            raise NotConnectedError("not connected", name=self.name)
         try:
             await client.write_gatt_char(self._write_char, command, response=False)
         except BleakError as err:
-            raise DeviceConnectionError(
-                f"{self.name}: write failed: {err}", name=self.name
-            ) from err
+            raise DeviceConnectionError(f"write failed: {err}", name=self.name) from err
 
     def _fail_waiters(self, error: Exception) -> None:
         waiters, self._waiters = self._waiters, {}
@@ -406,6 +404,20 @@ class JKBalancerClient:
                     _LOGGER.exception("%s: snapshot listener failed", self.name)
 
 
+def _connection_failure(err: Exception) -> str:
+    """Why a connection could not be made, in words a user can act on."""
+    if isinstance(err, bleak_retry_connector.BleakOutOfConnectionSlotsError):
+        return "no free connection slot on any Bluetooth adapter or proxy"
+    if isinstance(
+        err,
+        bleak_retry_connector.BleakNotFoundError | BleakDeviceNotFoundError,
+    ):
+        return "not found (switched off or out of range)"
+    if isinstance(err, TimeoutError):
+        return "no answer while connecting"
+    return f"the Bluetooth connection failed: {err}"
+
+
 def _find_characteristics(
     client: BleakClient,
 ) -> tuple[BleakGATTCharacteristic, BleakGATTCharacteristic]:
@@ -425,7 +437,7 @@ def _find_characteristics(
             write = characteristic
     if notify is None or write is None:
         raise UnsupportedDeviceError(
-            "the device has no FFE0/FFE1 service to notify and write",
+            "no FFE0/FFE1 service to notify and write",
             name=client.address,
         )
     return notify, write

@@ -2,7 +2,8 @@
 
 Every error carries a stable ``translation_key`` and ``placeholders`` so a user
 interface can show it in the user's language; messages never contain the device
-passcode.
+passcode. An error about one device has its name in the ``name`` placeholder and
+a ``reason`` without it, so a translated message names the device once.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ class JKError(Exception):
 
     translation_key = "device_error"
 
-    def __init__(self, message: str, **placeholders: str) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, **placeholders: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.placeholders: dict[str, str] = placeholders
+
+    def __str__(self) -> str:
+        """The reason, after the device's name when there is one."""
+        if (name := self.placeholders.get("name")) is not None:
+            return f"{name}: {self.reason}"
+        return self.reason
 
 
 class FrameError(JKError):
