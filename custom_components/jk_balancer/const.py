@@ -18,6 +18,8 @@ MIN_UPDATE_INTERVAL: Final = 1
 MAX_UPDATE_INTERVAL: Final = 300
 # Without a cell-info frame for this long, a kept-open link is considered dead.
 STALE_AFTER: Final = 15.0  # seconds
+# A write to a device that is not connected waits this long for the link.
+WRITE_CONNECT_TIMEOUT: Final = 20.0  # seconds
 
 
 class ConnectionMode(StrEnum):

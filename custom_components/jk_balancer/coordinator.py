@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import logging
 
@@ -22,6 +23,7 @@ from .const import (
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     STALE_AFTER,
+    WRITE_CONNECT_TIMEOUT,
     ConnectionMode,
 )
 from .protocol import (
@@ -124,6 +126,25 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         self.client.set_ble_device(ble_device)
         return await self.client.connect()
 
+    async def _async_connect_for_write(self) -> None:
+        """Connect, but keep the user waiting no longer than WRITE_CONNECT_TIMEOUT.
+
+        A vanished device would otherwise hold the write for every retry of the
+        Bluetooth stack (a minute and more).
+        """
+        try:
+            async with asyncio.timeout(WRITE_CONNECT_TIMEOUT):
+                await self._async_connect()
+        except TimeoutError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_unreachable",
+                translation_placeholders={
+                    "name": self.name,
+                    "seconds": f"{WRITE_CONNECT_TIMEOUT:g}",
+                },
+            ) from err
+
     @callback
     def async_device_seen(
         self, service_info: bluetooth.BluetoothServiceInfoBleak
@@ -162,7 +183,7 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         """
         try:
             if not self.client.is_connected:
-                await self._async_connect()
+                await self._async_connect_for_write()
             await self.client.write_setting(key, value)
         except SettingOutOfRangeError as err:
             raise ServiceValidationError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from unittest.mock import patch
 
+import bleak_retry_connector
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.switch import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, Platform
@@ -14,6 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.jk_balancer import coordinator as coordinator_module
 from tests.integration.conftest import Proxy, next_update, setup_entry
 
 
@@ -260,6 +262,33 @@ async def test_link_lost_mid_write_then_the_true_value_shows(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert device.balancer.enabled is False
     assert state_value(hass, "switch.jk_b2a16s_balancer") == STATE_OFF
+
+
+async def test_write_gives_up_on_a_device_that_does_not_come_back(
+    hass: HomeAssistant, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Bluetooth stack retries for a minute; the user waits a bounded time."""
+    monkeypatch.setattr(coordinator_module, "WRITE_CONNECT_TIMEOUT", 0.05)
+    # Each of the stack's retries at a missing device waits longer than that.
+    monkeypatch.setattr(bleak_retry_connector, "BLEAK_OUT_OF_SLOTS_BACKOFF_TIME", 0.1)
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device)
+    device.set_powered(False)
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {
+                ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_voltage",
+                ATTR_VALUE: 0.02,
+            },
+            blocking=True,
+        )
+    assert str(caught.value) == (
+        "JK-B2A16S could not be reached within 0.05 s; nothing was written"
+    )
+    assert device.writes == []
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_write_while_the_device_is_gone_changes_nothing(

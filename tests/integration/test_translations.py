@@ -66,7 +66,12 @@ def test_every_error_message_exists() -> None:
         for item in vars(errors).values()
         if isinstance(item, type) and issubclass(item, errors.JKError)
     }
-    assert keys | {"device_not_found", "password_changed"} == set(STRINGS["exceptions"])
+    raised_by_the_integration = {
+        "device_not_found",
+        "password_changed",
+        "write_unreachable",
+    }
+    assert keys | raised_by_the_integration == set(STRINGS["exceptions"])
 
 
 def test_selectors_cover_every_choice() -> None:

@@ -407,7 +407,7 @@ class JKBalancerClient:
 def _connection_failure(err: Exception) -> str:
     """Why a connection could not be made, in words a user can act on."""
     if isinstance(err, bleak_retry_connector.BleakOutOfConnectionSlotsError):
-        return "no free connection slot on any Bluetooth adapter or proxy"
+        return "no Bluetooth adapter or proxy with a free connection slot reaches it"
     if isinstance(
         err,
         bleak_retry_connector.BleakNotFoundError | BleakDeviceNotFoundError,
