@@ -157,6 +157,19 @@ def test_unmeasured_top_cell_is_not_shown(captures: Path) -> None:
     assert decode_cell_info(frame, Protocol.JK04).cell_count == 15
 
 
+def test_control_bytes_in_names_do_not_reach_the_device_registry(
+    captures: Path,
+) -> None:
+    # A corrupt frame can pass the 8-bit checksum; the name it carries must
+    # still be something Home Assistant can show.
+    frame = real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.device_info.hex")
+    info = decode_device_info(patched(frame, 46, b"JK\x07BMS\n\0"))
+    assert info.device_name == "JK\ufffdBMS"
+    assert decode_device_info(patched(frame, 6, b"JK_B2A24S\0")).vendor_id == (
+        "JK_B2A24S"
+    )
+
+
 def test_detection_order_follows_the_device_info() -> None:
     def info(vendor: str, software: str) -> DeviceInfo:
         return DeviceInfo(vendor, "1", software, "", "", "", 0, 0, passcode="x")

@@ -281,7 +281,10 @@ def _run_conversion(item: Field, raw: str, value: str) -> list[str]:
 
 
 def _text(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
+    # Names end up in the device registry: a control byte from a corrupt frame
+    # shows as the replacement character rather than breaking the display.
+    text = raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
 def _fail_run(item: Field, raw: Sequence[float]) -> NoReturn:
