@@ -1,0 +1,266 @@
+"""Home Assistant on simulated time, with virtual balancers behind a virtual proxy.
+
+The benchmarks and the soak need hours of a balancer's life in seconds or
+minutes. :class:`SimulatedTimeLoop` is an asyncio event loop whose clock jumps
+to the next timer whenever nothing is ready to run and no executor job is
+pending, so Home Assistant's timers, the coordinators' update intervals, the
+virtual balancers' 0.5 s stream and every timeout follow one simulated clock,
+and all the work they do is real. Only the wall clock (``datetime.now``) keeps
+real time; Home Assistant uses the loop's clock for everything scheduled.
+
+:func:`run_simulation` starts a minimal Home Assistant (core, registries,
+Bluetooth, this integration) in a temporary folder, registers a virtual proxy,
+and hands a :class:`Simulation` to the caller's coroutine. Development only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+import contextlib
+from dataclasses import dataclass, field
+import logging
+import selectors
+import socket
+import tempfile
+import time
+from typing import Any
+
+from homeassistant import bootstrap, config_entries, loader
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+
+from custom_components.jk_balancer.const import (
+    CONF_CONNECTION_MODE,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_UPDATE_INTERVAL,
+    DOMAIN,
+    ConnectionMode,
+)
+from custom_components.jk_balancer.coordinator import JKBalancerCoordinator
+from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
+
+PASSWORD = "1234"  # noqa: S105 - the virtual balancers' passcode
+
+
+class _FastForwardSelector(selectors.DefaultSelector):
+    """Polls without waiting while the loop fast-forwards, and moves its clock."""
+
+    loop: SimulatedTimeLoop
+
+    def select(
+        self, timeout: float | None = None
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self.loop
+        if timeout is None or timeout <= 0 or not loop.fast_forward or loop.busy:
+            return super().select(timeout)
+        events = super().select(0)
+        if not events:
+            # Nothing to do until the next timer: let its time come at once.
+            loop.advance(timeout)
+        return events
+
+
+class SimulatedTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock skips idle time while ``fast_forward`` is on."""
+
+    def __init__(self) -> None:
+        """Create the loop; it runs in real time until told otherwise."""
+        selector = _FastForwardSelector()
+        selector.loop = self
+        super().__init__(selector)
+        self.fast_forward = False
+        self._offset = 0.0
+        self._executor_jobs = 0
+
+    def time(self) -> float:
+        """The simulated monotonic clock."""
+        return time.monotonic() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self._offset += seconds
+
+    @property
+    def busy(self) -> bool:
+        """Return True while an executor job runs: its result is real time away."""
+        return self._executor_jobs > 0
+
+    def run_in_executor[T](  # type: ignore[override]
+        self, executor: Any, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        """Run ``func`` in a thread; the clock holds still until it returns."""
+        future = super().run_in_executor(executor, func, *args)
+        self._executor_jobs += 1
+        future.add_done_callback(self._executor_job_done)
+        return future
+
+    def _executor_job_done(self, _future: asyncio.Future[Any]) -> None:
+        self._executor_jobs -= 1
+
+
+@dataclass
+class Simulation:
+    """Home Assistant, the virtual radio its proxy reaches, and the devices."""
+
+    hass: HomeAssistant
+    loop: SimulatedTimeLoop
+    radio: VirtualRadio
+    scanner: VirtualProxyScanner
+    devices: list[VirtualBalancer] = field(default_factory=list)
+    entries: dict[str, ConfigEntry] = field(default_factory=dict)
+
+    @property
+    def now(self) -> float:
+        """Simulated seconds on the loop's clock."""
+        return self.loop.time()
+
+    async def run_for(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass."""
+        self.loop.fast_forward = True
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.loop.fast_forward = False
+
+    def add_device(self, profile: str, name: str, **options: Any) -> VirtualBalancer:
+        """Put a virtual balancer in range of the proxy."""
+        number = len(self.devices) + 1
+        device = VirtualBalancer(
+            PROFILES[profile],
+            address=f"C8:47:80:5A:00:{number:02X}",
+            name=name,
+            passcode=PASSWORD,
+            seed=number,
+            clock=self.loop.time,
+            **options,
+        )
+        self.radio.add(device)
+        self.devices.append(device)
+        self.scanner.advertise(device)
+        return device
+
+    async def add_entry(
+        self,
+        device: VirtualBalancer,
+        connection_mode: ConnectionMode = ConnectionMode.PERSISTENT,
+    ) -> ConfigEntry:
+        """Add ``device`` as a user would: user step, password, then options."""
+        flow = self.hass.config_entries.flow
+        result: Any = await flow.async_init(DOMAIN, context={"source": "user"})
+        result = await flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: device.address}
+        )
+        result = await flow.async_configure(
+            result["flow_id"], {CONF_PASSWORD: PASSWORD}
+        )
+        if result["type"] is not FlowResultType.CREATE_ENTRY:
+            raise RuntimeError(f"adding {device.name} failed: {result}")
+        entry: ConfigEntry = result["result"]
+        await self.hass.async_block_till_done()
+        if connection_mode is not ConnectionMode.PERSISTENT:
+            options = self.hass.config_entries.options
+            result = await options.async_init(entry.entry_id)
+            await options.async_configure(
+                result["flow_id"],
+                {
+                    CONF_UPDATE_INTERVAL: DEFAULT_UPDATE_INTERVAL,
+                    CONF_CONNECTION_MODE: connection_mode,
+                },
+            )
+            await self.hass.async_block_till_done()
+        self.entries[device.address] = entry
+        return entry
+
+    def coordinator(self, device: VirtualBalancer) -> JKBalancerCoordinator:
+        """The coordinator of ``device``'s config entry."""
+        coordinator: JKBalancerCoordinator = self.entries[device.address].runtime_data
+        return coordinator
+
+    def entity_ids(self, device: VirtualBalancer) -> list[str]:
+        """Entity ids of ``device``'s entities that are enabled."""
+        registry = er.async_get(self.hass)
+        return [
+            item.entity_id
+            for item in er.async_entries_for_config_entry(
+                registry, self.entries[device.address].entry_id
+            )
+            if not item.disabled
+        ]
+
+
+def run_simulation[T](
+    main: Callable[[Simulation], Coroutine[Any, Any, T]],
+    *,
+    slots: int = 3,
+) -> T:
+    """Run ``main`` against a fresh Home Assistant on a simulated-time loop."""
+    loop = SimulatedTimeLoop()
+    executor = ThreadPoolExecutor(thread_name_prefix="SimWorker")
+    loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_simulate(loop, main, slots))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+async def _simulate[T](
+    loop: SimulatedTimeLoop,
+    main: Callable[[Simulation], Awaitable[T]],
+    slots: int,
+) -> T:
+    with tempfile.TemporaryDirectory(prefix="jk-simulation-") as config_dir:
+        hass = await _start_home_assistant(config_dir)
+        radio = VirtualRadio(slots=slots, source="0A:00:00:00:5A:01")
+        scanner, remove_proxy = async_register_virtual_proxy(
+            hass, radio, "Simulated JK proxy"
+        )
+        try:
+            return await main(Simulation(hass, loop, radio, scanner))
+        finally:
+            remove_proxy()
+            with contextlib.suppress(Exception):
+                await hass.async_stop()
+
+
+async def _start_home_assistant(config_dir: str) -> HomeAssistant:
+    """Core, registries, Bluetooth and custom integrations; nothing else."""
+    hass = HomeAssistant(config_dir)
+    loader.async_setup(hass)
+    hass.config_entries = config_entries.ConfigEntries(hass, {})
+    await loader.async_get_custom_components(hass)
+    await bootstrap.async_load_base_functionality(hass)
+    await async_process_ha_core_config(hass, {})
+    # Bluetooth needs usb, which needs the websocket API and so the web server.
+    config = {"http": {"server_host": ["127.0.0.1"], "server_port": _free_port()}}
+    for domain in ("homeassistant", "http", "bluetooth"):
+        if not await async_setup_component(hass, domain, config):
+            raise RuntimeError(f"Home Assistant could not set up {domain}")
+    await hass.async_start()
+    await hass.async_block_till_done()
+    return hass
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def quiet_logging() -> None:
+    """Warnings and errors only: the figures are the output."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
