@@ -264,3 +264,7 @@ def quiet_logging() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    # Start-up notices about this machine, not about the run: a custom
+    # integration is loaded, and aiohttp lacks its optional zlib accelerators.
+    for name in ("homeassistant.loader", "aiohttp_fast_zlib"):
+        logging.getLogger(name).setLevel(logging.ERROR)
