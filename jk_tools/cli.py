@@ -42,7 +42,7 @@ from custom_components.jk_balancer.protocol import (
     WriteNotConfirmedError,
     detect_protocol,
 )
-from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+from jk_emulator import PROFILES, RecordedBalancer, VirtualBalancer, VirtualRadio
 
 from .captures import load_frames
 
@@ -143,6 +143,12 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     target.add_argument("address", nargs="?", help="Bluetooth address")
     target.add_argument(
         "--emulator", choices=list(PROFILES), help="use a virtual device instead"
+    )
+    target.add_argument(
+        "--recording",
+        type=Path,
+        metavar="FILE",
+        help="replay a real device from a capture (btsnoop log or hex frames)",
     )
     parser.add_argument(
         "--password",
@@ -253,9 +259,17 @@ async def _scan(args: argparse.Namespace) -> int:
 # -- live commands -------------------------------------------------------------
 
 
+def _recorded(path: Path) -> RecordedBalancer:
+    try:
+        frames = [frame for _, frame in load_frames(path).frames]
+        return RecordedBalancer(frames, address=EMULATOR_ADDRESS)
+    except (OSError, ValueError) as err:
+        raise JKError(f"{path}: {err}") from err
+
+
 @contextlib.asynccontextmanager
 async def _connected(args: argparse.Namespace) -> AsyncIterator[JKBalancerClient]:
-    if args.emulator:
+    if args.emulator or args.recording:
         radio = VirtualRadio()
         device = radio.add(
             VirtualBalancer(
@@ -264,6 +278,8 @@ async def _connected(args: argparse.Namespace) -> AsyncIterator[JKBalancerClient
                 speed=args.speed,
                 seed=args.seed,
             )
+            if args.emulator
+            else _recorded(args.recording)
         )
         client = JKBalancerClient(
             radio.ble_device(device.address),

@@ -60,9 +60,11 @@ class Proxy:
         options |= kwargs
         address = f"C8:47:80:12:34:{self._next:02X}"
         self._next += 1
-        device = self.radio.add(
-            VirtualBalancer(PROFILES[profile], address=address, **options)
-        )
+        return self.put(VirtualBalancer(PROFILES[profile], address=address, **options))
+
+    def put(self, device: VirtualBalancer) -> VirtualBalancer:
+        """Put an already built balancer in range and let it advertise."""
+        self.radio.add(device)
         self.scanner.advertise(device)
         return device
 

@@ -206,6 +206,23 @@ async def test_read_prints_everything(capsys: pytest.CaptureFixture[str]) -> Non
     assert "passcode" not in record["device_info"]
 
 
+async def test_read_replays_a_real_device_from_a_capture(
+    captures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = captures / "btsnoop" / "btsnoop_hci_jk-b2a16s_hw30_sw330.log"
+    status, out, err = await run(capsys, "read", "--recording", str(log), "--json")
+    assert status == 0, err
+    record = json.loads(out)
+    assert record["device_info"]["vendor_id"] == "JK-B2A16S"
+    assert record["settings"]["balance_start_voltage"] == 4.25
+    assert len(record["cell_info"]["cell_voltages"]) == 16
+
+    incomplete = captures / "frames" / "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"
+    status, out, err = await run(capsys, "read", "--recording", str(incomplete))
+    assert (status, out) == (1, "")
+    assert "needs device-info, settings and cell-info frames" in err
+
+
 async def test_monitor_shows_cells_converging(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
