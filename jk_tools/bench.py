@@ -50,13 +50,16 @@ from custom_components.jk_balancer.protocol.decode import decode_device_info
 from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
 from jk_emulator.device import DEVICE_INFO_DELAY, STREAM_START_DELAY
 
-from .captures import ATT_NOTIFICATION, load_frames, read_att
+from .captures import (
+    ATT_NOTIFICATION,
+    CAPTURES,
+    capture_files,
+    load_frames,
+    read_att,
+)
 from .simulation import Simulation, quiet_logging, run_simulation
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-CAPTURES: Final = Path(
-    os.environ.get("JK_CAPTURES", ROOT.parent / "shared" / "captures")
-)
 # scripts/bench installs the peer here, away from Home Assistant's packages.
 PEER_PATH: Final = ROOT / ".bench" / "aiobmsble"
 SECTIONS: Final = ("decode", "snapshot", "cost", "slots")
@@ -121,10 +124,7 @@ class RealFrame:
 def real_cell_info_frames() -> dict[Protocol, list[RealFrame]]:
     """Every distinct cell-info frame of the captures, by layout."""
     recordings: dict[str, list[Frame]] = {}
-    paths = sorted((CAPTURES / "frames").glob("*.hex"))
-    paths += sorted((CAPTURES / "pdus").glob("*.txt"))
-    paths += sorted((CAPTURES / "btsnoop").glob("*.log"))
-    for path in paths:
+    for path in capture_files():
         # Files of one recording (hex files hold one frame type) share a name.
         recording = path.name.split(".")[0].removesuffix("_cmds")
         recordings.setdefault(recording, []).extend(

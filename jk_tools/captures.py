@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 import re
 import struct
@@ -17,6 +18,13 @@ from typing import Final
 
 from custom_components.jk_balancer.protocol import Frame, FrameAssembler
 
+# ../shared/captures beside the project (CI clones it there); JK_CAPTURES moves it.
+CAPTURES: Final = Path(
+    os.environ.get(
+        "JK_CAPTURES", Path(__file__).resolve().parents[2] / "shared" / "captures"
+    )
+)
+CAPTURE_FOLDERS: Final = ("frames", "pdus", "btsnoop")
 BTSNOOP_MAGIC: Final = b"btsnoop\0"
 _RECORD_HEADER = struct.Struct(">IIIIq")
 _HCI_ACL = 0x02
@@ -47,6 +55,16 @@ class LoadedFrames:
 
     frames: list[tuple[str, Frame]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def capture_files(captures: Path = CAPTURES) -> list[Path]:
+    """Every recording: hex frame files, PDU dumps and btsnoop logs (none if absent)."""
+    return sorted(
+        path
+        for folder in CAPTURE_FOLDERS
+        if (captures / folder).is_dir()
+        for path in (captures / folder).iterdir()
+    )
 
 
 def is_btsnoop(path: Path) -> bool:

@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 import math
-import os
 from pathlib import Path
 import random
 import sys
@@ -41,12 +40,15 @@ from custom_components.jk_balancer.protocol import (
 )
 from custom_components.jk_balancer.protocol.const import FRAME_LENGTH, RESPONSE_HEADER
 
-from .captures import ATT_NOTIFICATION, is_btsnoop, load_frames, read_att
-
-ROOT: Final = Path(__file__).resolve().parents[1]
-CAPTURES: Final = Path(
-    os.environ.get("JK_CAPTURES", ROOT.parent / "shared" / "captures")
+from .captures import (
+    ATT_NOTIFICATION,
+    CAPTURES,
+    capture_files,
+    is_btsnoop,
+    load_frames,
+    read_att,
 )
+
 # The decoders' physical limits, restated here so the oracle does not trust
 # the code under test.
 CELL_VOLTAGE_MAX: Final = 5.0
@@ -65,9 +67,7 @@ class Seeds:
         """Every frame and notification of the captures."""
         frames: dict[bytes, None] = {}
         notifications: dict[bytes, None] = {}
-        for path in sorted(captures.rglob("*")):
-            if path.suffix not in (".hex", ".txt", ".log") or path.name == "README.md":
-                continue
+        for path in capture_files(captures):
             for _, frame in load_frames(path).frames:
                 frames[frame.raw] = None
             if is_btsnoop(path):

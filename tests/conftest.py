@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-import os
 from pathlib import Path
 
 import bleak_retry_connector
@@ -12,13 +11,8 @@ import pytest
 
 from custom_components.jk_balancer.protocol import JKBalancerClient, Protocol
 from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+from jk_tools.captures import CAPTURES
 
-# ../shared/captures beside the project (CI clones the project next to shared/).
-CAPTURES = Path(
-    os.environ.get(
-        "JK_CAPTURES", Path(__file__).resolve().parents[2] / "shared" / "captures"
-    )
-)
 # Real devices answer within 0.1 s and stream every 0.5 s; tests run 100x faster.
 FAST = 0.01
 

@@ -33,10 +33,11 @@ from custom_components.jk_balancer.protocol.decode import (
 from jk_tools.captures import (
     ATT_NOTIFICATION,
     ATT_WRITE_COMMAND,
+    capture_files,
     load_frames,
     read_att,
 )
-from tests.conftest import CAPTURES, protocol_from_name
+from tests.conftest import protocol_from_name
 
 # Layouts of the btsnoop logs, from the table in shared/captures/README.md.
 BTSNOOP_PROTOCOLS = {
@@ -47,16 +48,6 @@ BTSNOOP_PROTOCOLS = {
     "btsnoop_hci_jk-bd6a24s10p_hw8x_sw806g.log": Protocol.JK02_24S,
     "btsnoop_hci_jk-bd6a17s6p_hw72_sw710h.log": Protocol.JK02_24S,
 }
-
-
-def capture_files() -> list[Path]:
-    if not CAPTURES.is_dir():
-        return []
-    return sorted(
-        path
-        for folder in ("frames", "pdus", "btsnoop")
-        for path in (CAPTURES / folder).iterdir()
-    )
 
 
 def frame(captures: Path, name: str):
