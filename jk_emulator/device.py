@@ -15,37 +15,36 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import logging
 import random
 import time
 from typing import Any, Final
 
 from custom_components.jk_balancer.protocol import (
+    CELL_INFO_LAYOUTS,
+    COMMAND_HEADER,
     DEFAULT_PASSCODE,
+    DEVICE_INFO,
     SERVICE_UUID,
+    SETTINGS_LAYOUTS,
+    WIRE_RESISTANCE_LIMIT,
+    Command,
+    Confirmation,
+    DeviceInfo,
     FrameError,
     JKError,
     Protocol,
     Request,
+    Settings,
+    SettingSpec,
+    encode_frame,
     parse_command,
     setting_limits,
+    spec_for_register,
 )
-from custom_components.jk_balancer.protocol.commands import (
-    SETTINGS as SETTING_SPECS,
-    Confirmation,
-    SettingSpec,
-)
-from custom_components.jk_balancer.protocol.const import COMMAND_HEADER
-from custom_components.jk_balancer.protocol.decode import WIRE_RESISTANCE_LIMIT
-from custom_components.jk_balancer.protocol.layouts import (
-    CELL_INFO_LAYOUTS,
-    DEVICE_INFO,
-    SETTINGS_LAYOUTS,
-)
-from custom_components.jk_balancer.protocol.model import DeviceInfo
 
-from .pack import NOISE, BalancerSettings, Cell, Pack
+from .pack import NOISE, Cell, Pack
 from .profiles import Profile
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,6 +59,8 @@ NOTIFICATION_SIZE: Final = 20
 TRAILER: Final = COMMAND_HEADER + bytes((0xC8, 0x01, 0x01)) + bytes(12) + b"\x44"
 # Bluetooth SIG id the JK BLE modules advertise with, followed by 88 A0 + MAC.
 ADVERTISED_MANUFACTURER_ID: Final = 0x0B65
+# The factory ADC reference voltage of a JK04 balancer.
+ADC_REFERENCE: Final = 3.0
 
 
 class LinkRefused(Exception):
@@ -151,19 +152,21 @@ class VirtualBalancer:
             load_amplitude=profile.load_amplitude,
         )
         self._jitter = 0.2 if noise else 0.0
-        self.balancer = BalancerSettings(
-            enabled=True,
-            trigger_voltage=profile.trigger_voltage,
-            start_voltage=profile.start_voltage,
-            max_current=profile.balance_current,
+        jk04 = profile.protocol is Protocol.JK04
+        self.settings = Settings(
             cell_count=wired,
+            balancer_enabled=True,
+            balance_trigger_voltage=profile.trigger_voltage,
+            balance_start_voltage=profile.start_voltage,
+            max_balance_current=profile.balance_current,
+            power_off_voltage=profile.power_off_voltage,
+            # JK04 reports its ADC reference voltage; JK02 no calibration.
+            voltage_calibration=ADC_REFERENCE if jk04 else None,
+            battery_capacity=None if jk04 else profile.capacity,
         )
-        self.power_off_voltage = profile.power_off_voltage
-        self.battery_capacity = profile.capacity
-        # Reported voltage = true voltage * calibration; JK04 keeps an ADC
-        # reference whose ratio to the factory one is that factor.
+        # Reported voltage = true voltage * calibration; on JK04 the ratio of
+        # the ADC reference to the factory one.
         self.calibration = 1.0
-        self.adc_reference = 3.0
         self.uptime_base: float = 3_600 * 24 * 7
         self.power_on_count = 5
         self.runtime_base = 86_400.0
@@ -268,7 +271,7 @@ class VirtualBalancer:
         elif command.command == Request.SETTINGS:
             self._answer(link, SETTINGS_DELAY, self._settings_frame)
         else:
-            self._write_register(command.command, command.value)
+            self._write_register(command)
             return
         first = command.command not in link.requested
         link.requested.add(command.command)
@@ -296,27 +299,22 @@ class VirtualBalancer:
         timer = loop.call_later(delay * self.time_scale, fire)
         link.timers.add(timer)
 
-    def _write_register(self, register: int, value: bytes) -> None:
-        spec = next(
-            (
-                spec
-                for spec in SETTING_SPECS.values()
-                if (item := spec.registers.get(self.protocol)) is not None
-                and item.address == register
-                and item.encoding.size == len(value)
-            ),
-            None,
-        )
+    def _write_register(self, command: Command) -> None:
+        spec = spec_for_register(self.protocol, command)
         if spec is None:
-            _LOGGER.debug("%s: unknown register %#04x", self.name, register)
+            _LOGGER.debug("%s: unknown register %#04x", self.name, command.command)
             return
-        number = spec.registers[self.protocol].decode(value)
+        number = spec.registers[self.protocol].decode(command.value)
         if self._refuse_writes or not self._accepts(spec, number):
             _LOGGER.debug("%s: refusing %s = %s", self.name, spec.key, number)
             return
         self._sync()
         self.writes.append((spec.key, number))
-        self._apply(spec.key, number)
+        if spec.confirmation is Confirmation.PACK_VOLTAGE:
+            self._calibrate(number)
+        else:
+            written: dict[str, Any] = {spec.key: spec.coerce(number)}
+            self.settings = replace(self.settings, **written)
 
     def _accepts(self, spec: SettingSpec, number: float) -> bool:
         if spec.confirmation is Confirmation.PACK_VOLTAGE:
@@ -328,26 +326,13 @@ class VirtualBalancer:
             return False
         return limits.minimum - 1e-6 <= number <= limits.maximum + 1e-6
 
-    def _apply(self, key: str, number: float) -> None:
-        if key == "balancer_enabled":
-            self.balancer.enabled = bool(number)
-        elif key == "balance_trigger_voltage":
-            self.balancer.trigger_voltage = number
-        elif key == "balance_start_voltage":
-            self.balancer.start_voltage = number
-        elif key == "max_balance_current":
-            self.balancer.max_current = number
-        elif key == "cell_count":
-            self.balancer.cell_count = int(number)
-        elif key == "power_off_voltage":
-            self.power_off_voltage = number
-        elif key == "battery_capacity":
-            self.battery_capacity = number
-        elif self.protocol is Protocol.JK04:  # voltage_calibration: ADC reference
-            self.adc_reference = number
-            self.calibration = number / 3.0
-        else:  # voltage_calibration: measured pack voltage
-            true_total = sum(self.pack.true_voltages()[: self.balancer.cell_count])
+    def _calibrate(self, number: float) -> None:
+        """JK04 takes an ADC reference, JK02 the pack voltage a meter shows."""
+        if self.protocol is Protocol.JK04:
+            self.settings = replace(self.settings, voltage_calibration=number)
+            self.calibration = number / ADC_REFERENCE
+        else:
+            true_total = sum(self.pack.true_voltages()[: self.settings.cell_count])
             self.calibration = number / true_total
 
     # -- frames --------------------------------------------------------------
@@ -369,24 +354,18 @@ class VirtualBalancer:
             "manufacturing_date": info.manufacturing_date,
             "serial_number": info.serial_number,
         }
-        return DEVICE_INFO.encode(values, self._next_counter())
+        return encode_frame(DEVICE_INFO, values, self._next_counter())
 
     def _settings_frame(self) -> bytes:
-        values: dict[str, Any] = {
-            "cell_count": self.balancer.cell_count,
-            "balancer_enabled": int(self.balancer.enabled),
-            "balance_trigger_voltage": self.balancer.trigger_voltage,
-            "balance_start_voltage": self.balancer.start_voltage,
-            "max_balance_current": self.balancer.max_current,
-            "power_off_voltage": self.power_off_voltage,
-            "voltage_calibration": self.adc_reference,
-            "battery_capacity": self.battery_capacity,
-        }
-        return SETTINGS_LAYOUTS[self.protocol].encode(values, self._next_counter())
+        return encode_frame(
+            SETTINGS_LAYOUTS[self.protocol],
+            self.settings.to_dict(),
+            self._next_counter(),
+        )
 
     def _cell_info_frame(self) -> bytes:
         self._sync()
-        count = self.balancer.cell_count
+        count = self.settings.cell_count
         wired = len(self.pack.cells)
         measured = [v * self.calibration for v in self.pack.measured_voltages()]
         # Taps above the wired cells read nothing.
@@ -418,7 +397,9 @@ class VirtualBalancer:
         }
         if self.protocol.is_jk02:
             values |= self._bms_values(voltages, count, wired)
-        return CELL_INFO_LAYOUTS[self.protocol].encode(values, self._next_counter())
+        return encode_frame(
+            CELL_INFO_LAYOUTS[self.protocol], values, self._next_counter()
+        )
 
     def _bms_values(
         self, voltages: list[float], count: int, wired: int
@@ -442,7 +423,7 @@ class VirtualBalancer:
             "wire_resistance_warning_mask": warnings,
             "state_of_charge": round(100 * remaining / self.pack.capacity),
             "remaining_capacity": round(remaining, 3),
-            "nominal_capacity": self.battery_capacity,
+            "estimated_capacity": self.settings.battery_capacity,
             "cycle_count": self.cycle_count,
             "state_of_health": 100,
             "charging": 1,
@@ -483,14 +464,8 @@ class VirtualBalancer:
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of simulated time pass for the pack and the balancer."""
         self.runtime_base += seconds
-        active = BalancerSettings(
-            enabled=self.balancer.enabled and self.available,
-            trigger_voltage=self.balancer.trigger_voltage,
-            start_voltage=self.balancer.start_voltage,
-            max_current=self.balancer.max_current,
-            cell_count=self.balancer.cell_count,
-        )
-        self.pack.advance(seconds, active)
+        enabled = self.settings.balancer_enabled and self.available
+        self.pack.advance(seconds, replace(self.settings, balancer_enabled=enabled))
 
     # -- faults --------------------------------------------------------------
 
@@ -534,6 +509,10 @@ class VirtualBalancer:
         self.powered = powered
         if not powered and self.link is not None:
             self._drop(self.link)
+
+    def change_settings(self, **changes: Any) -> None:
+        """Change settings on the device itself, as the vendor app would."""
+        self.settings = replace(self.settings, **changes)
 
     def refuse_writes(self, refuse: bool = True) -> None:
         """Ignore every settings write (the read-back keeps the old value)."""

@@ -18,7 +18,7 @@ import math
 import random
 from typing import Final
 
-from custom_components.jk_balancer.protocol.decode import WIRE_RESISTANCE_LIMIT
+from custom_components.jk_balancer.protocol import WIRE_RESISTANCE_LIMIT, Settings
 
 # State of charge -> open-circuit voltage, piecewise linear.
 OCV_CURVES: Final[dict[str, tuple[tuple[float, float], ...]]] = {
@@ -39,6 +39,8 @@ OCV_CURVES: Final[dict[str, tuple[tuple[float, float], ...]]] = {
 TRANSFER_EFFICIENCY: Final = 0.9
 # Measurement jitter of the balancer's ADC, in V.
 NOISE: Final = 0.0005
+# Share of its capacity at which a BMS counts a cell as full.
+FULL: Final = 0.995
 
 
 def open_circuit_voltage(chemistry: str, state_of_charge: float) -> float:
@@ -57,17 +59,6 @@ class Cell:
     charge: float  # Ah
     wire_resistance: float = 0.08  # Ohm
     leak_current: float = 0.0  # A drawn by a slow self-discharge
-
-
-@dataclass(slots=True)
-class BalancerSettings:
-    """What the balancer logic reads from the device's settings."""
-
-    enabled: bool = True
-    trigger_voltage: float = 0.005
-    start_voltage: float = 3.0
-    max_current: float = 2.0
-    cell_count: int = 16
 
 
 @dataclass(slots=True)
@@ -90,12 +81,22 @@ class Pack:
 
     @property
     def pack_current(self) -> float:
-        """Current through the whole pack now, in A."""
+        """Current through the whole pack now, in A (positive = charging).
+
+        Like a BMS, it stops charging once a cell is full and discharging once a
+        cell is empty, so no cell sits at a limit with current still flowing.
+        """
         if not self.load_amplitude:
             return 0.0
-        return self.load_amplitude * math.sin(
+        current = self.load_amplitude * math.sin(
             2 * math.pi * self.elapsed / self.load_period
         )
+        charges = [cell.charge for cell in self.cells]
+        if current > 0 and max(charges) >= self.capacity * FULL:
+            return 0.0
+        if current < 0 and min(charges) <= self.capacity * (1 - FULL):
+            return 0.0
+        return current
 
     def true_voltages(self) -> list[float]:
         """Open-circuit voltage of every wired cell (no measurement error)."""
@@ -119,7 +120,7 @@ class Pack:
             for cell in self.cells[:cell_count]
         )
 
-    def advance(self, seconds: float, settings: BalancerSettings) -> None:
+    def advance(self, seconds: float, settings: Settings) -> None:
         """Let ``seconds`` of simulated time pass."""
         if seconds <= 0:
             return
@@ -131,7 +132,7 @@ class Pack:
             self._step(step, settings)
             remaining -= step
 
-    def _step(self, seconds: float, settings: BalancerSettings) -> None:
+    def _step(self, seconds: float, settings: Settings) -> None:
         self.elapsed += seconds
         hours = seconds / 3600
         current = self.pack_current
@@ -139,17 +140,17 @@ class Pack:
             cell.charge += (current - cell.leak_current) * hours
         self._update_balancing(settings)
         if self.balancing:
-            moved = settings.max_current * hours
+            moved = settings.max_balance_current * hours
             self.cells[self._highest].charge -= moved
             self.cells[self._lowest].charge += moved * TRANSFER_EFFICIENCY
         for cell in self.cells:
             cell.charge = min(max(cell.charge, 0.0), self.capacity)
 
-    def _update_balancing(self, settings: BalancerSettings) -> None:
+    def _update_balancing(self, settings: Settings) -> None:
         count = settings.cell_count
         voltages = self.true_voltages()[:count]
         allowed = (
-            settings.enabled
+            settings.balancer_enabled
             and count == len(self.cells)
             and not self.blocked_by_wires(count)
         )
@@ -159,13 +160,13 @@ class Pack:
             highest, lowest = max(voltages), min(voltages)
             delta = highest - lowest
             if self.balancing:
-                self.balancing = delta >= settings.trigger_voltage
+                self.balancing = delta >= settings.balance_trigger_voltage
             else:
                 self.balancing = (
-                    delta > settings.trigger_voltage
-                    and highest > settings.start_voltage
+                    delta > settings.balance_trigger_voltage
+                    and highest > settings.balance_start_voltage
                 )
             self._highest = voltages.index(highest)
             self._lowest = voltages.index(lowest)
         # The device reports the current of the cell being discharged (negative).
-        self.balance_current = -settings.max_current if self.balancing else 0.0
+        self.balance_current = -settings.max_balance_current if self.balancing else 0.0

@@ -84,16 +84,7 @@ class RecordedBalancer(VirtualBalancer):
             clock=clock,
         )
         self.recorded_info = info
-        self.balancer.enabled = settings.balancer_enabled
-        self.balancer.trigger_voltage = settings.balance_trigger_voltage
-        self.balancer.start_voltage = settings.balance_start_voltage
-        self.balancer.max_current = settings.max_balance_current
-        self.balancer.cell_count = settings.cell_count
-        self.power_off_voltage = settings.power_off_voltage
-        if settings.voltage_calibration is not None:
-            self.adc_reference = settings.voltage_calibration
-        if settings.battery_capacity is not None:
-            self.battery_capacity = settings.battery_capacity
+        self.settings = settings
         self._device_info_raw = recorded[FrameType.DEVICE_INFO][-1]
         self._settings_raw = recorded[FrameType.SETTINGS][-1]
         self._cell_info_raws = itertools.cycle(recorded[FrameType.CELL_INFO])

@@ -43,10 +43,10 @@ from custom_components.jk_balancer.protocol import (
     Protocol,
     Request,
     decode_cell_info,
+    decode_device_info,
     detect_protocol,
     encode_request,
 )
-from custom_components.jk_balancer.protocol.decode import decode_device_info
 from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
 from jk_emulator.device import DEVICE_INFO_DELAY, STREAM_START_DELAY
 

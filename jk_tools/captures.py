@@ -4,17 +4,23 @@ Hex files hold one frame per line (``55 AA EB 90 ...``, ``0x55 0xAA ...`` or one
 run of hex digits). btsnoop logs are HCI captures; the ATT layer inside them is
 reassembled from ACL fragments, the device's notifications are fed through the
 protocol layer's frame assembler, and the app's writes are returned as well.
+
+Everything streams: a file is read record by record or line by line, so memory
+does not grow with it, and what cannot be read is reported as a
+:class:`Problem` in order, naming the record or line, instead of ending the
+reading silently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+import itertools
 import os
 from pathlib import Path
 import re
 import struct
-from typing import Final
+from typing import BinaryIO, Final
 
 from custom_components.jk_balancer.protocol import Frame, FrameAssembler
 
@@ -26,7 +32,12 @@ CAPTURES: Final = Path(
 )
 CAPTURE_FOLDERS: Final = ("frames", "pdus", "btsnoop")
 BTSNOOP_MAGIC: Final = b"btsnoop\0"
+_FILE_HEADER = struct.Struct(">8sII")
 _RECORD_HEADER = struct.Struct(">IIIIq")
+# Datalink 1002: HCI packets with their H4 type byte first (Android's logs).
+_DATALINK_H4 = 1002
+# No HCI packet is longer than an ACL header plus a 64 KiB payload.
+_MAX_RECORD = 5 + 0xFFFF
 _HCI_ACL = 0x02
 _ATT_CID = 0x0004
 ATT_WRITE_REQUEST: Final = 0x12
@@ -36,6 +47,12 @@ ATT_WRITE_COMMAND: Final = 0x52
 _EPOCH_DELTA_US = 0x00DCDDB30F2F8000
 _HEX_PREFIX = re.compile(r"0x", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[\s,.:;-]")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# A frame line is under 2 KiB; a longer one is not read whole.
+_MAX_LINE = 64 * 1024
+# A file whose first content lines are none of them hex is not a frame file.
+_SNIFF_LINES = 20
+NOT_A_CAPTURE: Final = "not a hex frame file or btsnoop log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +64,13 @@ class AttPacket:
     opcode: int
     handle: int
     value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something in a file that could not be read, and where."""
+
+    message: str
 
 
 @dataclass(slots=True)
@@ -75,82 +99,189 @@ def is_btsnoop(path: Path) -> bool:
 
 def read_att(path: Path) -> Iterator[AttPacket]:
     """Yield the ATT PDUs of a btsnoop log (datalink H4), in order."""
-    data = path.read_bytes()
-    if not data.startswith(BTSNOOP_MAGIC):
-        raise ValueError(f"{path}: not a btsnoop log")
-    offset = 16
+    with path.open("rb") as handle:
+        for item in att_items(path.name, handle):
+            if isinstance(item, AttPacket):
+                yield item
+
+
+def att_items(name: str, handle: BinaryIO) -> Iterator[AttPacket | Problem]:
+    """The ATT PDUs of a btsnoop log, and what could not be read, in order.
+
+    A record whose header cannot be true (a length beyond the end of the file
+    or beyond any HCI packet, unknown flags) ends the reading: what follows it
+    cannot be found again.
+    """
+    if (problem := _file_header_problem(name, handle)) is not None:
+        yield problem
+        return
+    offset = _FILE_HEADER.size
     pending: dict[tuple[int, bool], bytearray] = {}
-    while offset + _RECORD_HEADER.size <= len(data):
-        _, length, flags, _, timestamp = _RECORD_HEADER.unpack_from(data, offset)
-        packet = data[
-            offset + _RECORD_HEADER.size : offset + _RECORD_HEADER.size + length
-        ]
+    for number in itertools.count(1):
+        record = handle.read(_RECORD_HEADER.size)
+        if not record:
+            return
+        where = f"{name}: record {number} at byte {offset}"
+        if len(record) < _RECORD_HEADER.size:
+            yield Problem(f"{where}: truncated: its header is cut short")
+            return
+        original, length, flags, _, timestamp = _RECORD_HEADER.unpack(record)
+        if length > _MAX_RECORD or length > original or flags > 0b11:
+            yield Problem(
+                f"{where}: damaged header (length {length}, original {original}, "
+                f"flags {flags}); the rest of the log cannot be read"
+            )
+            return
+        packet = handle.read(length)
+        if len(packet) < length:
+            yield Problem(
+                f"{where}: truncated: {len(packet)} of its {length} bytes are there"
+            )
+            return
         offset += _RECORD_HEADER.size + length
-        if len(packet) < 5 or packet[0] != _HCI_ACL:
-            continue
-        header, acl_length = struct.unpack_from("<HH", packet, 1)
-        from_device = bool(flags & 1)
-        key = (header & 0x0FFF, from_device)
-        fragment = packet[5 : 5 + acl_length]
-        if (header >> 12) & 0x3 == 0x1:  # continuation of an L2CAP PDU
-            if key not in pending:
-                continue
-            pending[key] += fragment
-        else:
-            pending[key] = bytearray(fragment)
-        buffer = pending[key]
-        if len(buffer) < 4:
-            continue
-        l2cap_length, channel = struct.unpack_from("<HH", buffer)
-        if len(buffer) < 4 + l2cap_length:
-            continue
-        del pending[key]
-        pdu = bytes(buffer[4 : 4 + l2cap_length])
-        if channel != _ATT_CID or len(pdu) < 3:
+        if (pdu := _reassemble(pending, packet, from_device=bool(flags & 1))) is None:
             continue
         yield AttPacket(
             (timestamp - _EPOCH_DELTA_US) / 1e6,
-            from_device,
+            bool(flags & 1),
             pdu[0],
             struct.unpack_from("<H", pdu, 1)[0],
             pdu[3:],
         )
 
 
+def _file_header_problem(name: str, handle: BinaryIO) -> Problem | None:
+    """Why the log cannot be read at all, if it cannot."""
+    header = handle.read(_FILE_HEADER.size)
+    if len(header) < _FILE_HEADER.size:
+        return Problem(f"{name}: truncated: the btsnoop header is cut short")
+    magic, _version, datalink = _FILE_HEADER.unpack(header)
+    if magic != BTSNOOP_MAGIC:
+        return Problem(f"{name}: {NOT_A_CAPTURE}")
+    if datalink != _DATALINK_H4:
+        return Problem(f"{name}: btsnoop datalink {datalink} is not HCI H4 (1002)")
+    return None
+
+
+def _reassemble(
+    pending: dict[tuple[int, bool], bytearray], packet: bytes, *, from_device: bool
+) -> bytes | None:
+    """Feed one HCI packet; return an ATT PDU once one is complete."""
+    if len(packet) < 5 or packet[0] != _HCI_ACL:
+        return None
+    header, acl_length = struct.unpack_from("<HH", packet, 1)
+    key = (header & 0x0FFF, from_device)
+    fragment = packet[5 : 5 + acl_length]
+    if (header >> 12) & 0x3 == 0x1:  # continuation of an L2CAP PDU
+        if key not in pending:
+            return None
+        pending[key] += fragment
+    else:
+        pending[key] = bytearray(fragment)
+    buffer = pending[key]
+    if len(buffer) < 4:
+        return None
+    l2cap_length, channel = struct.unpack_from("<HH", buffer)
+    if len(buffer) < 4 + l2cap_length:
+        return None
+    del pending[key]
+    pdu = bytes(buffer[4 : 4 + l2cap_length])
+    if channel != _ATT_CID or len(pdu) < 3:
+        return None
+    return pdu
+
+
 def parse_hex(text: str) -> bytes:
     """Parse one line of hex bytes; ``0x`` prefixes and separators are allowed."""
     digits = _SEPARATORS.sub("", _HEX_PREFIX.sub("", text))
-    if bad := set(digits) - set("0123456789abcdefABCDEF"):
+    if bad := set(digits) - _HEX_DIGITS:
         raise ValueError(f"not hex: {''.join(sorted(bad))!r}")
     if len(digits) % 2:
         raise ValueError("odd number of hex digits")
     return bytes.fromhex(digits)
 
 
-def load_frames(path: Path) -> LoadedFrames:
-    """Read every complete frame of a hex file or btsnoop log."""
-    result = LoadedFrames()
-    if is_btsnoop(path):
-        assembler = FrameAssembler()
-        count = 0
-        for packet in read_att(path):
-            if packet.from_device and packet.opcode == ATT_NOTIFICATION:
-                for frame in assembler.feed(packet.value):
-                    count += 1
-                    result.frames.append((f"{path.name}#{count}", frame))
-        stats = assembler.stats
-        if stats.bad_frames:
-            result.problems.append(
-                f"{path.name}: dropped {stats.bad_checksum} frame(s) with a bad "
-                f"checksum and {stats.truncated} truncated frame(s)"
-            )
-        return result
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+def read_frames(path: Path) -> Iterator[tuple[str, Frame] | Problem]:
+    """Every complete frame of a hex file or btsnoop log, with its source.
+
+    Raises OSError when the file cannot be opened.
+    """
+    with path.open("rb") as handle:
+        if handle.read(len(BTSNOOP_MAGIC)) == BTSNOOP_MAGIC:
+            handle.seek(0)
+            yield from _btsnoop_frames(path.name, handle)
+        else:
+            handle.seek(0)
+            yield from _hex_frames(path.name, handle)
+
+
+def _btsnoop_frames(
+    name: str, handle: BinaryIO
+) -> Iterator[tuple[str, Frame] | Problem]:
+    assembler = FrameAssembler()
+    count = 0
+    for item in att_items(name, handle):
+        if isinstance(item, Problem):
+            yield item
+        elif item.from_device and item.opcode == ATT_NOTIFICATION:
+            for frame in assembler.feed(item.value):
+                count += 1
+                yield f"{name}#{count}", frame
+    stats = assembler.stats
+    if stats.bad_frames:
+        yield Problem(
+            f"{name}: dropped {stats.bad_checksum} frame(s) with a bad "
+            f"checksum and {stats.truncated} truncated frame(s)"
+        )
+
+
+def _hex_frames(name: str, handle: BinaryIO) -> Iterator[tuple[str, Frame] | Problem]:
+    """Frames of a text file, one per line; a binary file is not one."""
+    if b"\0" in handle.read(4096):
+        yield Problem(f"{name}: {NOT_A_CAPTURE}")
+        return
+    handle.seek(0)
+    content_lines = hex_lines = 0
+    for number, line in enumerate(_lines(handle), 1):
+        source = f"{name}:{number}"
+        if line is None:
+            yield Problem(f"{source}: longer than {_MAX_LINE} bytes, not a frame")
+            continue
         if not line.strip():
             continue
-        source = f"{path.name}:{number}"
+        content_lines += 1
         try:
-            result.frames.append((source, Frame.from_bytes(parse_hex(line))))
+            data = parse_hex(line)
         except ValueError as err:
-            result.problems.append(f"{source}: {err}")
+            if not hex_lines and content_lines >= _SNIFF_LINES:
+                yield Problem(f"{name}: {NOT_A_CAPTURE}")
+                return
+            yield Problem(f"{source}: {err}")
+            continue
+        hex_lines += 1
+        try:
+            yield source, Frame.from_bytes(data)
+        except ValueError as err:
+            yield Problem(f"{source}: {err}")
+
+
+def _lines(handle: BinaryIO) -> Iterator[str | None]:
+    """Text lines, never more than ``_MAX_LINE`` bytes each (None for longer)."""
+    while line := handle.readline(_MAX_LINE + 1):
+        if len(line) > _MAX_LINE and not line.endswith(b"\n"):
+            while (rest := handle.readline(_MAX_LINE)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line.decode("utf-8", "replace")
+
+
+def load_frames(path: Path) -> LoadedFrames:
+    """Read every complete frame of a hex file or btsnoop log into memory."""
+    result = LoadedFrames()
+    for item in read_frames(path):
+        if isinstance(item, Problem):
+            result.problems.append(item.message)
+        else:
+            result.frames.append(item)
     return result

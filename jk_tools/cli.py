@@ -22,9 +22,7 @@ from bleak.exc import BleakError
 
 from custom_components.jk_balancer.protocol import (
     DEFAULT_PASSCODE,
-    MANUFACTURER_IDS,
-    SERVICE_UUID,
-    SETTINGS,
+    SETTING_SPECS,
     CellInfo,
     DeviceConnectionError,
     DeviceInfo,
@@ -40,11 +38,14 @@ from custom_components.jk_balancer.protocol import (
     Snapshot,
     ValueKind,
     WriteNotConfirmedError,
+    check_plausible,
     detect_protocol,
+    held_value,
+    is_jk_advertisement,
 )
 from jk_emulator import PROFILES, RecordedBalancer, VirtualBalancer, VirtualRadio
 
-from .captures import load_frames
+from .captures import Problem, load_frames, read_frames
 
 EXIT_DEVICE: Final = 1
 EXIT_VALUE: Final = 2
@@ -52,6 +53,8 @@ EXIT_PASSWORD: Final = 3
 EMULATOR_ADDRESS: Final = "C8:47:80:0E:00:01"
 # Simulated seconds per second for --emulator: balancing shows within seconds.
 DEFAULT_EMULATOR_SPEED: Final = 1800.0
+# Frames read before the layout is known wait for it, at most this many.
+DETECTION_WINDOW: Final = 64
 
 
 class WrongPasswordError(JKError):
@@ -119,10 +122,13 @@ def _parser() -> argparse.ArgumentParser:
         "set",
         help="write a setting and print what the device holds afterwards",
         description="Settings: "
-        + "; ".join(f"{key} ({spec.description})" for key, spec in SETTINGS.items()),
+        + "; ".join(
+            f"{key} ({spec.description}, {spec.unit or 'number'})"
+            for key, spec in SETTING_SPECS.items()
+        ),
     )
     _add_target(set_)
-    set_.add_argument("setting", choices=list(SETTINGS), metavar="SETTING")
+    set_.add_argument("setting", choices=list(SETTING_SPECS), metavar="SETTING")
     set_.add_argument("value", metavar="VALUE", help="number, or on/off")
     set_.set_defaults(handler=_set)
     return parser
@@ -181,24 +187,64 @@ async def _decode(args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         try:
-            loaded = load_frames(path)
-        except (OSError, ValueError) as err:
-            print(f"{path}: {err}", file=sys.stderr)
+            printed = _decode_file(path, _protocol(args), args.show_passcode)
+        except OSError as err:
+            print(f"{path}: {err.strerror or err}", file=sys.stderr)
             status = EXIT_DEVICE
             continue
-        for problem in loaded.problems:
-            print(problem, file=sys.stderr)
-        frames = [frame for _, frame in loaded.frames]
-        decoder = FrameDecoder(_protocol(args) or detect_protocol(frames))
-        for source, frame in loaded.frames:
-            try:
-                decoded = decoder.decode(frame)
-            except FrameError as err:
-                print(f"{source}: {err}", file=sys.stderr)
-                continue
-            record = _frame_record(frame, decoder.protocol, decoded, args.show_passcode)
-            print(json.dumps(record))
+        if not printed:
+            print(f"{path}: no frame found", file=sys.stderr)
+            status = EXIT_DEVICE
     return status
+
+
+def _decode_file(path: Path, forced: Protocol | None, show_passcode: bool) -> int:
+    """Print every frame of a file as it is read; return how many were printed.
+
+    Until the frame layout is known the frames wait (at most
+    DETECTION_WINDOW of them), so every frame is decoded in the layout the
+    file's frames settle on, and memory does not grow with the file.
+    """
+    detector = None if forced else FrameDecoder()
+    decoder = FrameDecoder(forced) if forced else None
+    waiting: list[tuple[str, Frame]] = []
+    printed = 0
+    for item in read_frames(path):
+        if isinstance(item, Problem):
+            print(item.message, file=sys.stderr)
+            continue
+        if decoder is not None:
+            printed += _print_frame(decoder, *item, show_passcode)
+            continue
+        assert detector is not None
+        waiting.append(item)
+        with contextlib.suppress(FrameError):
+            detector.check(item[1])
+        if detector.confirmed or len(waiting) >= DETECTION_WINDOW:
+            decoder = FrameDecoder(detect_protocol(frame for _, frame in waiting))
+            printed += sum(
+                _print_frame(decoder, *waited, show_passcode) for waited in waiting
+            )
+            waiting.clear()
+    if waiting:
+        decoder = FrameDecoder(detect_protocol(frame for _, frame in waiting))
+        printed += sum(
+            _print_frame(decoder, *waited, show_passcode) for waited in waiting
+        )
+    return printed
+
+
+def _print_frame(
+    decoder: FrameDecoder, source: str, frame: Frame, show_passcode: bool
+) -> int:
+    """Print one decoded frame as a JSON line (1), or why it cannot be (0)."""
+    try:
+        decoded = decoder.decode(frame)
+    except FrameError as err:
+        print(f"{source}: {err}", file=sys.stderr)
+        return 0
+    print(json.dumps(_frame_record(frame, decoder.protocol, decoded, show_passcode)))
+    return 1
 
 
 def _frame_record(
@@ -241,8 +287,7 @@ async def _scan(args: argparse.Namespace) -> int:
         print(f"Bluetooth scan failed: {err or type(err).__name__}", file=sys.stderr)
         return EXIT_DEVICE
     for device, advertisement in found.values():
-        ids = set(advertisement.manufacturer_data) & set(MANUFACTURER_IDS)
-        if not ids and SERVICE_UUID not in advertisement.service_uuids:
+        if not is_jk_advertisement(advertisement.manufacturer_data):
             continue
         record = {
             "address": device.address,
@@ -411,36 +456,41 @@ def _print_update(snapshot: Snapshot, as_json: bool) -> None:
         print(json.dumps(cells.to_dict()), flush=True)
         return
     millivolts = " ".join(f"{voltage * 1000:.0f}" for voltage in cells.cell_voltages)
+    total = "-" if cells.total_voltage is None else f"{cells.total_voltage:.3f}"
+    delta = cells.delta_cell_voltage
     print(
-        f"{datetime.now():%H:%M:%S}  {cells.total_voltage:7.3f}  "
-        f"{cells.delta_cell_voltage * 1000:8.1f}  "
+        f"{datetime.now():%H:%M:%S}  {total:>7}  "
+        f"{'-' if delta is None else f'{delta * 1000:.1f}':>8}  "
         f"{'yes' if cells.balancing else 'no':<9}  {cells.balancing_current:6.2f}  "
-        f"{millivolts}",
+        f"{millivolts or 'no cells measured'}",
         flush=True,
     )
 
 
 async def _set(args: argparse.Namespace) -> int:
-    spec = SETTINGS[args.setting]
+    spec = SETTING_SPECS[args.setting]
     try:
         value = _parse_value(args.value, spec.kind)
     except ValueError:
         print(f"{args.value!r} is not a valid value for {spec.key}", file=sys.stderr)
         return EXIT_VALUE
+    try:
+        # What no device takes is refused before anything is connected.
+        check_plausible(spec, value)
+    except SettingError as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_VALUE
 
     async def action(client: JKBalancerClient) -> int:
         settings = await client.write_setting(spec.key, value)
-        held: Any
-        if spec.key == "voltage_calibration":
-            snapshot = client.snapshot
-            assert snapshot is not None
-            held = snapshot.cell_info.total_voltage
-        else:
-            held = getattr(settings, spec.key)
+        snapshot = client.snapshot
+        assert snapshot is not None
+        held = held_value(spec, settings, snapshot.cell_info)
+        shown: Any = spec.coerce(held) if held is not None else None
         if args.json:
-            print(json.dumps({"setting": spec.key, "value": held}))
+            print(json.dumps({"setting": spec.key, "value": shown}))
         else:
-            print(_show(held) if isinstance(held, bool) else f"{held:g}")
+            print(_show(shown) if not isinstance(shown, float) else f"{shown:g}")
         return 0
 
     return await _with_device(args, action)

@@ -38,7 +38,6 @@ from custom_components.jk_balancer.protocol import (
     Protocol,
     Settings,
 )
-from custom_components.jk_balancer.protocol.const import FRAME_LENGTH, RESPONSE_HEADER
 
 from .captures import (
     ATT_NOTIFICATION,
@@ -49,8 +48,10 @@ from .captures import (
     read_att,
 )
 
-# The decoders' physical limits, restated here so the oracle does not trust
-# the code under test.
+# The frame's shape and the decoders' physical limits, restated here so the
+# oracle does not trust the code under test.
+FRAME_LENGTH: Final = 300
+RESPONSE_HEADER: Final = bytes.fromhex("55aaeb90")
 CELL_VOLTAGE_MAX: Final = 5.0
 MAX_CELLS: Final = 32
 
@@ -226,16 +227,32 @@ def check_values(decoded: object) -> str | None:
 
 
 def _check_cells(info: CellInfo) -> str | None:
+    """The cells are possible and the figures shown agree with them."""
     cells = info.cell_voltages
-    if not 1 <= len(cells) <= MAX_CELLS:
+    if not 0 <= len(cells) <= MAX_CELLS:
         return f"{len(cells)} cells"
     if len(info.cell_resistances) != len(cells):
         return "resistances do not match the cells"
-    if any(not 0.0 <= voltage <= CELL_VOLTAGE_MAX for voltage in cells):
+    if any(not 0.0 < voltage <= CELL_VOLTAGE_MAX for voltage in cells):
         return f"cell voltage out of range: {cells}"
-    if not 1 <= info.min_voltage_cell <= len(cells):
-        return f"min cell {info.min_voltage_cell} of {len(cells)}"
-    return None
+    summary = (
+        info.min_cell_voltage,
+        info.max_cell_voltage,
+        info.min_voltage_cell,
+        info.max_voltage_cell,
+        info.delta_cell_voltage,
+    )
+    if not cells:
+        return None if summary == (None,) * 5 else f"figures without cells: {summary}"
+    lowest, highest = min(cells), max(cells)
+    expected = (
+        lowest,
+        highest,
+        cells.index(lowest) + 1,
+        cells.index(highest) + 1,
+        highest - lowest,
+    )
+    return None if summary == expected else f"figures {summary} for cells {cells}"
 
 
 def _numbers(decoded: CellInfo | Settings) -> Iterator[tuple[str, float]]:

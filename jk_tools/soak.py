@@ -306,7 +306,7 @@ class Soak:
         fault = self._begin(f"setting written while gone ({seconds:g} s)", device)
         entity_id = self._number_entity(device, "balance_trigger_voltage")
         shown = self.sim.hass.states.get(entity_id)
-        held = device.balancer.trigger_voltage
+        held = device.settings.balance_trigger_voltage
         writes = len(device.writes)
         device.set_powered(False)
         attempted = self.sim.now
@@ -326,7 +326,10 @@ class Soak:
                 self.problems.append("the failed write has no translated message")
         else:
             self.problems.append("a write to a vanished device did not fail")
-        if len(device.writes) != writes or device.balancer.trigger_voltage != held:
+        if (
+            len(device.writes) != writes
+            or device.settings.balance_trigger_voltage != held
+        ):
             self.problems.append("the failed write changed the device")
         now_shown = self.sim.hass.states.get(entity_id)
         if (

@@ -21,14 +21,6 @@ from .protocol import Snapshot
 PARALLEL_UPDATES = 0
 
 
-def cell_count_mismatch(snapshot: Snapshot) -> bool:
-    """Return True when the cells measured differ from the cell-count setting."""
-    return (
-        snapshot.settings.cell_count != snapshot.cell_info.cell_count
-        or "cell_count_mismatch" in snapshot.cell_info.errors
-    )
-
-
 @dataclass(frozen=True, kw_only=True)
 class JKBinarySensorDescription(BinarySensorEntityDescription):
     """A binary sensor and how to read it from a snapshot."""
@@ -58,7 +50,7 @@ BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
         key="cell_count_mismatch",
         translation_key="cell_count_mismatch",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=cell_count_mismatch,
+        is_on_fn=lambda snapshot: snapshot.cell_count_mismatch,
     ),
     JKBinarySensorDescription(
         key="device_errors",

@@ -45,28 +45,19 @@ from .const import (
 )
 from .coordinator import JKBalancerConfigEntry
 from .protocol import (
-    MANUFACTURER_IDS,
-    SERVICE_UUID,
     JKBalancerClient,
     JKError,
     Protocol,
     ProtocolDetectionError,
     Snapshot,
     UnsupportedDeviceError,
+    is_jk_advertisement,
 )
 
 _LOGGER = logging.getLogger(__name__)
 
 PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 PASSWORD_SCHEMA = vol.Schema({vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR})
-
-
-def is_jk_device(service_info: BluetoothServiceInfoBleak) -> bool:
-    """Return True for advertisements a JK BLE module sends."""
-    return bool(
-        set(service_info.manufacturer_data) & set(MANUFACTURER_IDS)
-        or SERVICE_UUID in service_info.service_uuids
-    )
 
 
 class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -109,7 +100,9 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_password()
         configured = self._async_current_ids(include_ignore=False)
         for service_info in async_discovered_service_info(self.hass, connectable=True):
-            if service_info.address not in configured and is_jk_device(service_info):
+            if service_info.address not in configured and is_jk_advertisement(
+                service_info.manufacturer_data
+            ):
                 self._discovered[service_info.address] = service_info
         if not self._discovered:
             return self.async_abort(reason="no_devices_found")

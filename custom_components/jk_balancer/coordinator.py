@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections.abc import AsyncIterator
+import contextlib
+from datetime import datetime, timedelta
 import logging
 
 from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     HomeAssistantError,
     ServiceValidationError,
 )
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import (
@@ -31,7 +34,9 @@ from .protocol import (
     JKError,
     SettingOutOfRangeError,
     Snapshot,
+    validate_write,
 )
+from .slots import async_get_turns
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +69,9 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         self.connection_mode = ConnectionMode(
             entry.options.get(CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT)
         )
+        self.turns = async_get_turns(hass)
+        self._watchdog: CALLBACK_TYPE | None = None
+        self._reconnect: asyncio.Task[None] | None = None
 
     @property
     def per_update(self) -> bool:
@@ -72,12 +80,23 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
 
     async def async_shutdown(self) -> None:
         """Close the link when the entry unloads or Home Assistant stops."""
+        self._stop_watchdog()
         await super().async_shutdown()
         await self.client.disconnect()
+        self.turns.forget(self.address)
+
+    # -- reading ---------------------------------------------------------------
 
     async def _async_update_data(self) -> Snapshot:
         try:
-            snapshot = await self._async_read()
+            if self.per_update:
+                async with self.turns.turn(self.address):
+                    try:
+                        snapshot = await self._async_connect()
+                    finally:
+                        await self.client.disconnect()
+            else:
+                snapshot = await self._async_read()
         except JKError as err:
             await self.client.disconnect()
             raise UpdateFailed(
@@ -85,9 +104,6 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_key=err.translation_key,
                 translation_placeholders={"name": self.name, "error": err.reason},
             ) from err
-        finally:
-            if self.per_update:
-                await self.client.disconnect()
         if not self.client.verify_password(self.config_entry.data[CONF_PASSWORD]):
             await self.client.disconnect()
             raise ConfigEntryAuthFailed(
@@ -95,6 +111,8 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_key="password_changed",
                 translation_placeholders={"name": self.name},
             )
+        if not self.per_update:
+            self._watch_stream()
         return snapshot
 
     async def _async_read(self) -> Snapshot:
@@ -126,24 +144,63 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         self.client.set_ble_device(ble_device)
         return await self.client.connect()
 
-    async def _async_connect_for_write(self) -> None:
-        """Connect, but keep the user waiting no longer than WRITE_CONNECT_TIMEOUT.
+    # -- a kept-open link ------------------------------------------------------
 
-        A vanished device would otherwise hold the write for every retry of the
-        Bluetooth stack (a minute and more).
-        """
-        try:
-            async with asyncio.timeout(WRITE_CONNECT_TIMEOUT):
-                await self._async_connect()
-        except TimeoutError as err:
-            raise HomeAssistantError(
+    @callback
+    def _watch_stream(self) -> None:
+        """Check again once the newest frame is as old as the stream timeout."""
+        self._stop_watchdog()
+        age = self.client.cell_info_age or 0.0
+        self._watchdog = async_call_later(
+            self.hass, max(STALE_AFTER - age, 0.1), self._async_check_stream
+        )
+
+    @callback
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog()
+            self._watchdog = None
+
+    @callback
+    def _async_check_stream(self, _now: datetime) -> None:
+        """Values older than the stream timeout are not shown as current."""
+        self._watchdog = None
+        age = self.client.cell_info_age
+        if self.client.is_connected and age is not None and age < STALE_AFTER:
+            self._watch_stream()
+            return
+        self.async_set_update_error(
+            UpdateFailed(
                 translation_domain=DOMAIN,
-                translation_key="write_unreachable",
+                translation_key="stream_stalled",
                 translation_placeholders={
                     "name": self.name,
-                    "seconds": f"{WRITE_CONNECT_TIMEOUT:g}",
+                    "seconds": f"{STALE_AFTER:g}",
                 },
-            ) from err
+            )
+        )
+        self._async_reconnect_now()
+
+    @callback
+    def async_link_lost(self) -> None:
+        """The kept-open link dropped: reconnect now rather than at the next poll."""
+        if not self.per_update:
+            self._stop_watchdog()
+            self._async_reconnect_now()
+
+    @callback
+    def _async_reconnect_now(self) -> None:
+        """Refresh at once, bypassing the debouncer.
+
+        The debouncer would hold a second refresh within 10 s of the first, so a
+        link lost twice in a row would stay down that long.
+        """
+        if self._reconnect is None or self._reconnect.done():
+            self._reconnect = self.config_entry.async_create_background_task(
+                self.hass, self.async_refresh(), f"{DOMAIN} reconnect {self.address}"
+            )
+
+    # -- the device in range or not --------------------------------------------
 
     @callback
     def async_device_seen(
@@ -152,8 +209,7 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         """Use the newest BLEDevice; retry at once if the device was gone."""
         self.client.set_ble_device(service_info.device)
         if not self.last_update_success:
-            # Not debounced: the device is back, and this happens rarely.
-            self.hass.async_create_task(self.async_refresh(), eager_start=True)
+            self._async_reconnect_now()
 
     @callback
     def async_device_gone(
@@ -170,21 +226,31 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             )
         )
 
-    @callback
-    def async_link_lost(self) -> None:
-        """The kept-open link dropped: reconnect now rather than at the next poll."""
-        if not self.per_update:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+    # -- writing ---------------------------------------------------------------
+
+    def validate_write(self, key: str, value: float | bool) -> None:
+        """Refuse a value the device would not take, or should not, before sending.
+
+        Checked against the newest snapshot, so nothing is connected for it.
+        """
+        try:
+            validate_write(self.data, key, value)
+        except SettingOutOfRangeError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders=err.placeholders,
+            ) from err
 
     async def async_write_setting(self, key: str, value: float | bool) -> None:
         """Write a setting, confirm it by read-back and publish the result.
 
         Whatever happens, entities afterwards show what the device holds.
         """
+        self.validate_write(key, value)
         try:
-            if not self.client.is_connected:
-                await self._async_connect_for_write()
-            await self.client.write_setting(key, value)
+            async with self._link_for_write():
+                await self.client.write_setting(key, value)
         except SettingOutOfRangeError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -207,5 +273,30 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         finally:
             if (snapshot := self.client.snapshot) is not None:
                 self.async_set_updated_data(snapshot)
-            if self.per_update:
-                await self.client.disconnect()
+
+    @contextlib.asynccontextmanager
+    async def _link_for_write(self) -> AsyncIterator[None]:
+        """A connection for a write, reached within WRITE_CONNECT_TIMEOUT.
+
+        A vanished device would otherwise hold the write for every retry of the
+        Bluetooth stack (a minute and more). Connecting for each update, the
+        write waits its turn at the slots like an update and disconnects after.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                async with asyncio.timeout(WRITE_CONNECT_TIMEOUT):
+                    if self.per_update:
+                        await stack.enter_async_context(self.turns.turn(self.address))
+                        stack.push_async_callback(self.client.disconnect)
+                    if not self.client.is_connected:
+                        await self._async_connect()
+            except TimeoutError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="write_unreachable",
+                    translation_placeholders={
+                        "name": self.name,
+                        "seconds": f"{WRITE_CONNECT_TIMEOUT:g}",
+                    },
+                ) from err
+            yield

@@ -1,4 +1,8 @@
-"""Numbers: the balancer's settings, with the device's own ranges."""
+"""Numbers: the balancer's settings, with the device's own ranges.
+
+Each number is a setting of the protocol layer: key, unit, range and step come
+from its ``SettingSpec``; only how Home Assistant presents it is said here.
+"""
 
 from __future__ import annotations
 
@@ -10,70 +14,54 @@ from homeassistant.components.number import (
     NumberEntityDescription,
     NumberMode,
 )
-from homeassistant.const import (
-    EntityCategory,
-    UnitOfElectricCurrent,
-    UnitOfElectricPotential,
-)
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import JKBalancerConfigEntry
 from .entity import JKBalancerEntity
-from .protocol import JKError, Limits, ValueKind, get_spec, setting_limits
-from .protocol.commands import held_value
+from .protocol import (
+    SETTING_SPECS,
+    JKError,
+    Limits,
+    SettingSpec,
+    ValueKind,
+    held_value,
+    setting_limits,
+)
 
 # Writes go one at a time: each waits for the device's read-back.
 PARALLEL_UPDATES = 1
 
+DEVICE_CLASSES = {
+    "V": NumberDeviceClass.VOLTAGE,
+    "mV": NumberDeviceClass.VOLTAGE,
+    "A": NumberDeviceClass.CURRENT,
+}
+# Shown once the user asks for them: a calibration is a rare, deliberate act.
+HIDDEN_BY_DEFAULT = frozenset({"voltage_calibration"})
+
 
 @dataclass(frozen=True, kw_only=True)
 class JKNumberDescription(NumberEntityDescription):
-    """A number entity; ``key`` names the setting in the protocol layer."""
+    """A number entity for one setting."""
 
+    spec: SettingSpec
     entity_category: EntityCategory | None = EntityCategory.CONFIG
     mode: NumberMode = NumberMode.BOX
 
 
-NUMBERS: tuple[JKNumberDescription, ...] = (
+NUMBERS: tuple[JKNumberDescription, ...] = tuple(
     JKNumberDescription(
-        key="balance_trigger_voltage",
-        translation_key="balance_trigger_voltage",
-        device_class=NumberDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-    ),
-    JKNumberDescription(
-        key="balance_start_voltage",
-        translation_key="balance_start_voltage",
-        device_class=NumberDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-    ),
-    JKNumberDescription(
-        key="max_balance_current",
-        translation_key="max_balance_current",
-        device_class=NumberDeviceClass.CURRENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-    ),
-    JKNumberDescription(key="cell_count", translation_key="cell_count"),
-    JKNumberDescription(
-        key="power_off_voltage",
-        translation_key="power_off_voltage",
-        device_class=NumberDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-    ),
-    JKNumberDescription(
-        key="battery_capacity",
-        translation_key="battery_capacity",
-        native_unit_of_measurement="Ah",
-    ),
-    # Shows the pack voltage the device measures; enter the one a meter shows.
-    JKNumberDescription(
-        key="voltage_calibration",
-        translation_key="voltage_calibration",
-        device_class=NumberDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        entity_registry_enabled_default=False,
-    ),
+        key=spec.key,
+        translation_key=spec.key,
+        spec=spec,
+        device_class=DEVICE_CLASSES.get(spec.shown_unit or ""),
+        native_unit_of_measurement=spec.shown_unit,
+        entity_registry_enabled_default=spec.key not in HIDDEN_BY_DEFAULT,
+    )
+    for spec in SETTING_SPECS.values()
+    if spec.kind is not ValueKind.SWITCH
 )
 
 
@@ -88,7 +76,7 @@ async def async_setup_entry(
     async_add_entities(
         JKSettingNumber(coordinator, description)
         for description in NUMBERS
-        if get_spec(description.key).supported(protocol)
+        if description.spec.supported(protocol)
     )
 
 
@@ -101,7 +89,7 @@ class JKSettingNumber(JKBalancerEntity, NumberEntity):
         snapshot = self.coordinator.data
         try:
             return setting_limits(
-                get_spec(self.entity_description.key),
+                self.entity_description.spec,
                 snapshot.protocol,
                 snapshot.device_info,
                 snapshot.cell_info,
@@ -113,29 +101,33 @@ class JKSettingNumber(JKBalancerEntity, NumberEntity):
     def native_min_value(self) -> float:
         """Lowest value the device accepts."""
         limits = self._limits()
-        return limits.minimum if limits else 0.0
+        return self.entity_description.spec.to_display(limits.minimum) if limits else 0
 
     @property
     def native_max_value(self) -> float:
         """Highest value the device accepts."""
         limits = self._limits()
-        return limits.maximum if limits else 0.0
+        return self.entity_description.spec.to_display(limits.maximum) if limits else 0
 
     @property
     def native_step(self) -> float:
         """Resolution of the setting."""
-        return get_spec(self.entity_description.key).step
+        spec = self.entity_description.spec
+        return spec.to_display(spec.step)
 
     @property
     def native_value(self) -> float | None:
         """Return the value the device holds (whole numbers for counts)."""
-        spec = get_spec(self.entity_description.key)
+        spec = self.entity_description.spec
         snapshot = self.coordinator.data
         value = held_value(spec, snapshot.settings, snapshot.cell_info)
-        if value is not None and spec.kind is ValueKind.INTEGER:
+        if value is None:
+            return None
+        if spec.kind is ValueKind.INTEGER:
             return int(value)
-        return value
+        return spec.to_display(value)
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the value; it shows once the device confirms it."""
-        await self.coordinator.async_write_setting(self.entity_description.key, value)
+        spec = self.entity_description.spec
+        await self.coordinator.async_write_setting(spec.key, spec.from_display(value))

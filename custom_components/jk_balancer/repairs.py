@@ -11,12 +11,12 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 import voluptuous as vol
 
-from .binary_sensor import cell_count_mismatch
 from .const import DOMAIN
 from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
 
 WIRE_RESISTANCE = "wire_resistance"
 CELL_COUNT = "cell_count_mismatch"
+NO_CELLS = "no_cells"
 
 
 def _issue_id(kind: str, entry: JKBalancerConfigEntry) -> str:
@@ -50,16 +50,21 @@ def async_update_issues(
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, _issue_id(WIRE_RESISTANCE, entry))
-    if cell_count_mismatch(snapshot):
-        # The fix is only clear when fewer cells answer than the setting says.
-        fixable = cells.cell_count < snapshot.settings.cell_count
+    if snapshot.cell_count_mismatch:
+        # The fix is only clear when fewer cells answer than the setting says,
+        # and some do: with none, the balance connector is off.
+        fixable = 0 < cells.cell_count < snapshot.settings.cell_count
+        if not cells.cell_count:
+            translation_key = NO_CELLS
+        else:
+            translation_key = CELL_COUNT if fixable else f"{CELL_COUNT}_unknown"
         ir.async_create_issue(
             hass,
             DOMAIN,
             _issue_id(CELL_COUNT, entry),
             is_fixable=fixable,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=CELL_COUNT if fixable else f"{CELL_COUNT}_unknown",
+            translation_key=translation_key,
             translation_placeholders={
                 "name": entry.title,
                 "setting": str(snapshot.settings.cell_count),

@@ -40,10 +40,20 @@ AMPERE_HOUR = "Ah"
 
 @dataclass(frozen=True, kw_only=True)
 class JKSensorDescription(SensorEntityDescription):
-    """A sensor and how to read it from the coordinator."""
+    """A sensor and how to read it from the coordinator.
+
+    A sensor derived from the cells (``of_cells``) is unavailable while the
+    balancer measures no cell.
+    """
 
     value_fn: Callable[[JKBalancerCoordinator], StateType]
     exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
+    of_cells: bool = False
+
+
+def _micro(value: float | None) -> float | None:
+    """A derived voltage without float noise (3.285 - 3.279 is 0.006)."""
+    return None if value is None else round(value, 6)
 
 
 def _jk02(snapshot: Snapshot) -> bool:
@@ -61,8 +71,8 @@ def _rssi(coordinator: JKBalancerCoordinator) -> int | None:
     return info.rssi if info else None
 
 
-def _voltage(
-    key: str, value_fn: Callable[[JKBalancerCoordinator], StateType]
+def _cell_voltage(
+    key: str, value_fn: Callable[[JKBalancerCoordinator], float | None]
 ) -> JKSensorDescription:
     return JKSensorDescription(
         key=key,
@@ -71,7 +81,8 @@ def _voltage(
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=3,
-        value_fn=value_fn,
+        value_fn=lambda c: _micro(value_fn(c)),
+        of_cells=True,
     )
 
 
@@ -100,9 +111,11 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         suggested_display_precision=2,
         value_fn=lambda c: c.data.cell_info.total_voltage,
     ),
-    _voltage("average_cell_voltage", lambda c: c.data.cell_info.average_cell_voltage),
-    _voltage("min_cell_voltage", lambda c: c.data.cell_info.min_cell_voltage),
-    _voltage("max_cell_voltage", lambda c: c.data.cell_info.max_cell_voltage),
+    _cell_voltage(
+        "average_cell_voltage", lambda c: c.data.cell_info.average_cell_voltage
+    ),
+    _cell_voltage("min_cell_voltage", lambda c: c.data.cell_info.min_cell_voltage),
+    _cell_voltage("max_cell_voltage", lambda c: c.data.cell_info.max_cell_voltage),
     JKSensorDescription(
         key="delta_cell_voltage",
         translation_key="delta_cell_voltage",
@@ -111,17 +124,20 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         suggested_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-        value_fn=lambda c: c.data.cell_info.delta_cell_voltage,
+        value_fn=lambda c: _micro(c.data.cell_info.delta_cell_voltage),
+        of_cells=True,
     ),
     JKSensorDescription(
         key="min_voltage_cell",
         translation_key="min_voltage_cell",
         value_fn=lambda c: c.data.cell_info.min_voltage_cell,
+        of_cells=True,
     ),
     JKSensorDescription(
         key="max_voltage_cell",
         translation_key="max_voltage_cell",
         value_fn=lambda c: c.data.cell_info.max_voltage_cell,
+        of_cells=True,
     ),
     JKSensorDescription(
         key="balancing_current",
@@ -259,6 +275,14 @@ class JKSensor(JKBalancerEntity, SensorEntity):
     entity_description: JKSensorDescription
 
     @property
+    def available(self) -> bool:
+        """Unavailable when its value would come from cells that are not measured."""
+        return super().available and (
+            not self.entity_description.of_cells
+            or bool(self.coordinator.data.cell_info.cell_voltages)
+        )
+
+    @property
     def native_value(self) -> StateType:
         """Return the value from the newest snapshot."""
         return self.entity_description.value_fn(self.coordinator)
@@ -279,6 +303,14 @@ class JKCellSensor(JKBalancerEntity, SensorEntity):
         self._attr_translation_placeholders = {"cell": str(cell)}
 
     @property
+    def available(self) -> bool:
+        """Unavailable while the cell is not measured (balance leads unplugged)."""
+        return (
+            super().available
+            and self._cell <= self.coordinator.data.cell_info.cell_count
+        )
+
+    @property
     def native_value(self) -> float | None:
         """Return the cell's value from the newest snapshot."""
         cells = self.coordinator.data.cell_info
@@ -291,7 +323,12 @@ class JKCellSensor(JKBalancerEntity, SensorEntity):
 
 
 class _CellSensors:
-    """Add and remove per-cell sensors as the number of connected cells changes."""
+    """Add and remove per-cell sensors as the number of connected cells changes.
+
+    While no cell is measured (balance leads unplugged) the sensors stay and
+    show unavailable; a balancer that has measured none yet gets sensors for
+    the cells its cell-count setting names.
+    """
 
     def __init__(
         self,
@@ -308,7 +345,10 @@ class _CellSensors:
     def async_follow_cell_count(self) -> None:
         if not self._coordinator.last_update_success:
             return
-        count = self._coordinator.data.cell_info.cell_count
+        snapshot = self._coordinator.data
+        count = snapshot.cell_info.cell_count
+        if not count:
+            count = max(self._count, snapshot.settings.cell_count)
         if count > self._count:
             self._add(
                 JKCellSensor(self._coordinator, description, cell)

@@ -1,4 +1,4 @@
-"""Switch: the balancer on or off."""
+"""Switch: the balancer on or off (its setting of the protocol layer)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import JKBalancerConfigEntry
 from .entity import JKBalancerEntity
+from .protocol import SETTING_SPECS, ValueKind
 
 # Writes go one at a time: each waits for the device's read-back.
 PARALLEL_UPDATES = 1
 
-BALANCER = SwitchEntityDescription(
-    key="balancer_enabled", translation_key="balancer_enabled"
+SWITCHES: tuple[SwitchEntityDescription, ...] = tuple(
+    SwitchEntityDescription(key=spec.key, translation_key=spec.key)
+    for spec in SETTING_SPECS.values()
+    if spec.kind is ValueKind.SWITCH
 )
 
 
@@ -25,21 +28,24 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the balancer switch."""
-    async_add_entities([JKBalancerSwitch(entry.runtime_data, BALANCER)])
+    coordinator = entry.runtime_data
+    async_add_entities(JKSettingSwitch(coordinator, switch) for switch in SWITCHES)
 
 
-class JKBalancerSwitch(JKBalancerEntity, SwitchEntity):
-    """Turns balancing on or off; the state is what the device confirms."""
+class JKSettingSwitch(JKBalancerEntity, SwitchEntity):
+    """Turns a setting on or off; the state is what the device confirms."""
 
     @property
     def is_on(self) -> bool:
         """Return the setting the device holds."""
-        return self.coordinator.data.settings.balancer_enabled
+        return bool(
+            getattr(self.coordinator.data.settings, self.entity_description.key)
+        )
 
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """Switch balancing on."""
-        await self.coordinator.async_write_setting("balancer_enabled", True)
+        """Switch the setting on."""
+        await self.coordinator.async_write_setting(self.entity_description.key, True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
-        """Switch balancing off."""
-        await self.coordinator.async_write_setting("balancer_enabled", False)
+        """Switch the setting off."""
+        await self.coordinator.async_write_setting(self.entity_description.key, False)

@@ -239,12 +239,12 @@ async def test_user_journey(instance: Instance) -> None:
             .filter(has_text="Balance trigger voltage")
             .locator("input")
         )
-        await expect(trigger).to_have_value("0.005")
-        await trigger.fill("0.008")
+        await expect(trigger).to_have_value("5")
+        await trigger.fill("8")
         await trigger.press("Enter")
         await instance.wait_for_state(
-            page, "number.house_bank_balance_trigger_voltage", "0.008"
+            page, "number.house_bank_balance_trigger_voltage", "8"
         )
-        await expect(trigger).to_have_value("0.008")
+        await expect(trigger).to_have_value("8")
         await shot(page, "09_trigger_changed")
         await browser.close()

@@ -24,7 +24,7 @@ Connect = Callable[..., JKBalancerClient]
 
 
 def true_delta(device: VirtualBalancer) -> float:
-    voltages = device.pack.true_voltages()[: device.balancer.cell_count]
+    voltages = device.pack.true_voltages()[: device.settings.cell_count]
     return max(voltages) - min(voltages)
 
 
@@ -53,23 +53,31 @@ async def test_frames_decode_to_the_state_the_emulator_holds(
         measured.balancing_current
     )
     settings = snapshot.settings
-    assert settings.cell_count == device.balancer.cell_count
-    assert settings.balancer_enabled is device.balancer.enabled
+    assert settings.cell_count == device.settings.cell_count
+    assert settings.balancer_enabled is device.settings.balancer_enabled
     assert settings.balance_trigger_voltage == pytest.approx(
-        device.balancer.trigger_voltage
+        device.settings.balance_trigger_voltage
     )
     assert settings.balance_start_voltage == pytest.approx(
-        device.balancer.start_voltage
+        device.settings.balance_start_voltage
     )
-    assert settings.max_balance_current == pytest.approx(device.balancer.max_current)
-    assert settings.power_off_voltage == pytest.approx(device.power_off_voltage)
+    assert settings.max_balance_current == pytest.approx(
+        device.settings.max_balance_current
+    )
+    assert settings.power_off_voltage == pytest.approx(
+        device.settings.power_off_voltage
+    )
     if device.protocol.is_jk02:
         assert snapshot.cell_info.current == pytest.approx(
             measured.pack_current, abs=1e-3
         )
-        assert settings.battery_capacity == pytest.approx(device.battery_capacity)
+        assert settings.battery_capacity == pytest.approx(
+            device.settings.battery_capacity
+        )
     else:
-        assert settings.voltage_calibration == pytest.approx(device.adc_reference)
+        assert settings.voltage_calibration == pytest.approx(
+            device.settings.voltage_calibration
+        )
     info = snapshot.device_info
     assert (info.vendor_id, info.software_version) == (
         device.profile.vendor_id,
@@ -81,20 +89,20 @@ async def test_frames_decode_to_the_state_the_emulator_holds(
 def test_balancing_moves_charge_until_below_the_trigger(make_device: Make) -> None:
     device = make_device("jk-b2a16s")
     start = true_delta(device)
-    assert start > device.balancer.trigger_voltage
+    assert start > device.settings.balance_trigger_voltage
     device.advance(600)
     assert device.pack.balancing
     assert 0 < true_delta(device) < start
     device.advance(48 * 3600)
     assert not device.pack.balancing
-    assert true_delta(device) < device.balancer.trigger_voltage
+    assert true_delta(device) < device.settings.balance_trigger_voltage
     # The manuals: after balancing the cells are within 5 mV.
     assert true_delta(device) < 0.005
 
 
 def test_nothing_balances_with_the_balancer_off(make_device: Make) -> None:
     device = make_device("jk-b2a16s")
-    device.balancer.enabled = False
+    device.change_settings(balancer_enabled=False)
     start = true_delta(device)
     device.advance(3600)
     assert not device.pack.balancing
@@ -103,7 +111,7 @@ def test_nothing_balances_with_the_balancer_off(make_device: Make) -> None:
 
 def test_nothing_balances_below_the_start_voltage(make_device: Make) -> None:
     device = make_device("jk-b2a16s")
-    device.balancer.start_voltage = 3.6
+    device.change_settings(balance_start_voltage=3.6)
     start = true_delta(device)
     device.advance(3600)
     assert not device.pack.balancing
@@ -128,7 +136,7 @@ async def test_a_high_wire_resistance_blocks_balancing_and_is_reported(
 
 def test_a_drifting_cell_falls_behind(make_device: Make) -> None:
     device = make_device("jk-b2a16s", drifting_cell=5, drift_current=1.0)
-    device.balancer.enabled = False
+    device.change_settings(balancer_enabled=False)
     before = device.pack.true_voltages()
     device.advance(10 * 3600)
     after = device.pack.true_voltages()
@@ -171,7 +179,7 @@ async def test_device_checks_writes_against_its_ranges(
     device.receive(link, encode_command(0x7F, b"\x01"))  # unknown register
     device.receive(link, b"\x00" * 20)  # not a command
     assert device.writes == []
-    assert device.balancer.max_current == 2.0
+    assert device.settings.max_balance_current == 2.0
     device.receive(link, encode_command(register, struct.pack("<f", 1.5)))
     assert device.writes == [("max_balance_current", 1.5)]
 

@@ -43,7 +43,7 @@ async def test_a_client_receives_the_recorded_frames_byte_for_byte(
     assert snapshot.device_info.vendor_id == "JK-BD6A24S10P"
     assert device.name == snapshot.device_info.device_name
     assert client.verify_password(device.passcode)
-    assert snapshot.settings.battery_capacity == device.battery_capacity
+    assert snapshot.settings.battery_capacity == device.settings.battery_capacity
 
 
 async def test_a_write_it_takes_shows_in_the_settings_it_sends(

@@ -129,16 +129,18 @@ async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -
     entity_id = "number.jk_b2a16s_balance_trigger_voltage"
     state = hass.states.get(entity_id)
     assert state is not None
-    assert (state.attributes["min"], state.attributes["max"]) == (0.001, 1.0)
-    assert state.attributes["step"] == 0.001
+    # Shown in mV, as the manuals and the cell difference sensor speak of it.
+    assert state.attributes["unit_of_measurement"] == "mV"
+    assert (state.attributes["min"], state.attributes["max"]) == (1, 1000)
+    assert state.attributes["step"] == 1
     await hass.services.async_call(
         "number",
         SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 0.012},
+        {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 12},
         blocking=True,
     )
-    assert device.balancer.trigger_voltage == pytest.approx(0.012)
-    assert state_value(hass, entity_id) == "0.012"
+    assert device.settings.balance_trigger_voltage == pytest.approx(0.012)
+    assert state_value(hass, entity_id) == "12"
     # Every setting writes through to the device.
     for key, value in (
         ("balance_start_voltage", 3.2),
@@ -153,10 +155,10 @@ async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -
             blocking=True,
         )
         assert float(state_value(hass, f"number.jk_b2a16s_{key}")) == value
-    assert device.balancer.start_voltage == pytest.approx(3.2)
-    assert device.balancer.max_current == pytest.approx(1.5)
-    assert device.balancer.cell_count == 15
-    assert device.power_off_voltage == pytest.approx(2.8)
+    assert device.settings.balance_start_voltage == pytest.approx(3.2)
+    assert device.settings.max_balance_current == pytest.approx(1.5)
+    assert device.settings.cell_count == 15
+    assert device.settings.power_off_voltage == pytest.approx(2.8)
 
 
 async def test_maximum_balance_current_follows_the_model(
@@ -179,7 +181,7 @@ async def test_battery_capacity_and_calibration_on_a_bms(
         {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_battery_capacity", ATTR_VALUE: 304},
         blocking=True,
     )
-    assert device.battery_capacity == 304
+    assert device.settings.battery_capacity == 304
     calibration = "number.jk_pb2a16s20p_voltage_calibration"
     entity_registry.async_update_entity(calibration, disabled_by=None)
     await hass.config_entries.async_reload(
@@ -213,12 +215,12 @@ async def test_switch_turns_the_balancer_off_and_on(
     await hass.services.async_call(
         "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: entity_id}, blocking=True
     )
-    assert device.balancer.enabled is False
+    assert device.settings.balancer_enabled is False
     assert state_value(hass, entity_id) == STATE_OFF
     await hass.services.async_call(
         "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: entity_id}, blocking=True
     )
-    assert device.balancer.enabled is True
+    assert device.settings.balancer_enabled is True
     assert state_value(hass, entity_id) == STATE_ON
 
 
@@ -233,14 +235,14 @@ async def test_rejected_write_shows_a_translated_error_and_the_true_value(
         await hass.services.async_call(
             "number",
             SERVICE_SET_VALUE,
-            {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 0.02},
+            {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 20},
             blocking=True,
         )
     assert caught.value.translation_key == "write_not_confirmed"
     assert str(caught.value) == (
-        "JK-B2A16S did not take balance_trigger_voltage = 0.02; it still holds 0.005"
+        "JK-B2A16S did not take balance_trigger_voltage = 20 mV; it still holds 5 mV"
     )
-    assert state_value(hass, entity_id) == "0.005"
+    assert state_value(hass, entity_id) == "5"
 
 
 async def test_link_lost_mid_write_then_the_true_value_shows(
@@ -260,7 +262,7 @@ async def test_link_lost_mid_write_then_the_true_value_shows(
     assert caught.value.translation_key == "not_connected"
     # The lost link is re-established at once and shows what the device holds.
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert device.balancer.enabled is False
+    assert device.settings.balancer_enabled is False
     assert state_value(hass, "switch.jk_b2a16s_balancer") == STATE_OFF
 
 
@@ -280,7 +282,7 @@ async def test_write_gives_up_on_a_device_that_does_not_come_back(
             SERVICE_SET_VALUE,
             {
                 ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_voltage",
-                ATTR_VALUE: 0.02,
+                ATTR_VALUE: 20,
             },
             blocking=True,
         )
@@ -303,7 +305,7 @@ async def test_write_while_the_device_is_gone_changes_nothing(
         await hass.services.async_call(
             "number",
             SERVICE_SET_VALUE,
-            {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 0.02},
+            {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: 20},
             blocking=True,
         )
     assert caught.value.translation_key == "cannot_connect"
@@ -314,7 +316,7 @@ async def test_write_while_the_device_is_gone_changes_nothing(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert state_value(hass, entity_id) == "unavailable"
     device.set_powered(True)
-    assert device.balancer.trigger_voltage == 0.005
+    assert device.settings.balance_trigger_voltage == 0.005
 
 
 async def test_out_of_range_write_is_a_validation_error(

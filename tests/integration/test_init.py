@@ -153,7 +153,7 @@ async def test_connect_per_update_mode(hass: HomeAssistant, proxy: Proxy) -> Non
     assert available(hass, "sensor.jk_b2a16s_total_voltage")
     # A write connects, confirms and disconnects again.
     await entry.runtime_data.async_write_setting("balance_trigger_voltage", 0.01)
-    assert device.balancer.trigger_voltage == pytest.approx(0.01)
+    assert device.settings.balance_trigger_voltage == pytest.approx(0.01)
     assert not proxy.radio.connections
 
 

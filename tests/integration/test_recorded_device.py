@@ -24,6 +24,7 @@ from custom_components.jk_balancer.protocol import (
     Frame,
     FrameDecoder,
     Settings,
+    get_spec,
 )
 from jk_emulator import RecordedBalancer
 from jk_tools.captures import load_frames
@@ -107,7 +108,8 @@ async def test_real_jk_b2a16s_through_discovery_password_and_entities(
         "max_balance_current",
         "power_off_voltage",
     ):
-        assert float(state(hass, "number", key)) == getattr(settings, key), key
+        shown = get_spec(key).to_display(getattr(settings, key))
+        assert float(state(hass, "number", key)) == shown, key
 
     # The real identity's ranges apply to writes: a new trigger is confirmed.
     await hass.services.async_call(
@@ -115,10 +117,10 @@ async def test_real_jk_b2a16s_through_discovery_password_and_entities(
         SERVICE_SET_VALUE,
         {
             ATTR_ENTITY_ID: entity_id(hass, "number", "balance_trigger_voltage"),
-            ATTR_VALUE: 0.008,
+            ATTR_VALUE: 8,  # mV
         },
         blocking=True,
     )
     # JK04 registers hold 32-bit floats.
     assert device.writes == [("balance_trigger_voltage", pytest.approx(0.008))]
-    assert float(state(hass, "number", "balance_trigger_voltage")) == 0.008
+    assert float(state(hass, "number", "balance_trigger_voltage")) == 8

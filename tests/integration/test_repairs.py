@@ -53,7 +53,7 @@ async def test_cell_count_mismatch_can_be_fixed(
 ) -> None:
     assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
     device = proxy.add("jk-b5a24s", cells=16)
-    device.balancer.cell_count = 17
+    device.change_settings(cell_count=17)
     entry = await setup_entry(hass, device)
     issue_id = f"cell_count_mismatch_{entry.entry_id}"
     issue = issue_registry.async_get_issue("jk_balancer", issue_id)
@@ -74,7 +74,7 @@ async def test_cell_count_mismatch_can_be_fixed(
     assert flow["description_placeholders"] == {"name": "JK-B5A24S", "cells": "16"}
     response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
     assert (await response.json())["type"] == "create_entry"
-    assert device.balancer.cell_count == 16
+    assert device.settings.cell_count == 16
     await next_update(hass)
     assert issue_registry.async_get_issue("jk_balancer", issue_id) is None
 
@@ -87,7 +87,7 @@ async def test_fix_that_the_device_refuses(
 ) -> None:
     assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
     device = proxy.add("jk-b5a24s", cells=16)
-    device.balancer.cell_count = 17
+    device.change_settings(cell_count=17)
     entry = await setup_entry(hass, device)
     device.refuse_writes()
     client = await hass_client()
@@ -98,7 +98,7 @@ async def test_fix_that_the_device_refuses(
     result = await response.json()
     assert result["type"] == "abort"
     assert result["reason"] == "write_failed"
-    assert device.balancer.cell_count == 17
+    assert device.settings.cell_count == 17
 
 
 async def test_mismatch_the_device_reports_without_a_clear_fix(
@@ -106,7 +106,7 @@ async def test_mismatch_the_device_reports_without_a_clear_fix(
 ) -> None:
     """A JK02 device set to fewer cells than wired reports the mismatch itself."""
     device = proxy.add("jk-b2a24s20p", cells=16)
-    device.balancer.cell_count = 15
+    device.change_settings(cell_count=15)
     entry = await setup_entry(hass, device)
     issue = issue_registry.async_get_issue(
         "jk_balancer", f"cell_count_mismatch_{entry.entry_id}"

@@ -53,7 +53,7 @@ def test_every_entity_has_a_name() -> None:
         "sensor": [*sensor.SENSORS, sensor.CELL_VOLTAGE, sensor.CELL_RESISTANCE],
         "binary_sensor": list(binary_sensor.BINARY_SENSORS),
         "number": list(number.NUMBERS),
-        "switch": [switch.BALANCER],
+        "switch": list(switch.SWITCHES),
     }
     for platform, items in descriptions.items():
         keys = {item.translation_key for item in items}
@@ -69,6 +69,7 @@ def test_every_error_message_exists() -> None:
     raised_by_the_integration = {
         "device_not_found",
         "password_changed",
+        "stream_stalled",
         "write_unreachable",
     }
     assert keys | raised_by_the_integration == set(STRINGS["exceptions"])

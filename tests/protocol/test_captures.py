@@ -8,6 +8,7 @@ under test.
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import fmean
 
 import pytest
 
@@ -19,17 +20,15 @@ from custom_components.jk_balancer.protocol import (
     FrameType,
     Protocol,
     Settings,
-    detect_protocol,
-    encode_command,
-    parse_command,
-    prepare_write,
-)
-from custom_components.jk_balancer.protocol.commands import SETTINGS, Confirmation
-from custom_components.jk_balancer.protocol.decode import (
     decode_cell_info,
     decode_device_info,
     decode_settings,
+    detect_protocol,
+    encode_command,
+    parse_command,
+    spec_for_register,
 )
+from custom_components.jk_balancer.protocol.settings import Confirmation, prepare_write
 from jk_tools.captures import (
     ATT_NOTIFICATION,
     ATT_WRITE_COMMAND,
@@ -97,14 +96,18 @@ def test_jk04_cell_info_b2a16s(captures: Path) -> None:
     assert cells.cell_resistances[0] == pytest.approx(0.15929, abs=1e-5)
     assert cells.max_voltage_cell == 2
     assert cells.min_voltage_cell == 1
-    assert cells.average_cell_voltage == pytest.approx(3.35579, abs=1e-5)
-    assert cells.delta_cell_voltage == pytest.approx(0.00589, abs=1e-5)
+    # The figures shown come from the cells; the device's own bytes lag them.
+    assert cells.average_cell_voltage == pytest.approx(fmean(cells.cell_voltages))
+    assert cells.delta_cell_voltage == pytest.approx(3.35855 - 3.35266, abs=1e-5)
+    assert cells.device_figures.average_cell_voltage == pytest.approx(3.35579, abs=1e-5)
+    assert cells.device_figures.delta_cell_voltage == pytest.approx(0.00589, abs=1e-5)
+    assert cells.device_figures.max_voltage_cell is None  # JK04 sends no numbers
     assert cells.total_voltage == pytest.approx(sum(cells.cell_voltages))
     assert cells.balancing is True
     assert cells.balancing_current == pytest.approx(1.171875)
     assert cells.total_runtime == 1873811
     assert cells.current is None  # JK04 has no BMS values
-    assert "current" not in cells.to_dict()
+    assert cells.to_dict()["current"] is None
 
 
 def test_jk04_b5a24s_settings_and_cells(captures: Path) -> None:
@@ -136,11 +139,16 @@ def test_jk02_24s_cell_info(captures: Path) -> None:
     )
     assert cells.cell_count == 24
     assert cells.cell_voltages[:3] == (3.284, 3.28, 3.279)
+    assert cells.cell_voltages[22] == 3.285
     assert cells.cell_resistances[:3] == (0.1, 0.108, 0.104)
-    assert cells.average_cell_voltage == 3.281
-    assert cells.delta_cell_voltage == 0.005
+    # Derived from the cells of this frame: cell 23 holds the highest voltage
+    # and cell 3 is the first at the lowest, 6 mV apart.
     assert (cells.min_cell_voltage, cells.max_cell_voltage) == (3.279, 3.285)
-    assert (cells.max_voltage_cell, cells.min_voltage_cell) == (1, 4)
+    assert (cells.max_voltage_cell, cells.min_voltage_cell) == (23, 3)
+    assert cells.delta_cell_voltage == 3.285 - 3.279
+    assert cells.average_cell_voltage == pytest.approx(fmean(cells.cell_voltages))
+    # The device's own bytes, a sample behind: cell 1 highest, 5 mV.
+    assert cells.device_figures == (3.281, 0.005, 4, 1)
     assert cells.total_voltage == 78.735
     assert cells.current == 0.0
     assert cells.temperature_sensor_1 == 20.7
@@ -148,7 +156,7 @@ def test_jk02_24s_cell_info(captures: Path) -> None:
     assert cells.power_tube_temperature == 23.4
     assert cells.state_of_charge == 85
     assert cells.remaining_capacity == 42.804
-    assert cells.nominal_capacity == 50.0
+    assert cells.estimated_capacity == 50.0
     assert cells.cycle_count == 0
     assert cells.state_of_health == 100
     assert cells.total_runtime == 269340
@@ -164,7 +172,7 @@ def test_jk02_24s_negative_temperatures(captures: Path) -> None:
     )
     assert cells.cell_count == 13
     assert (cells.temperature_sensor_1, cells.temperature_sensor_2) == (-3.1, -2.9)
-    assert cells.nominal_capacity == 132.0
+    assert cells.estimated_capacity == 132.0
     assert cells.cycle_count == 56
     assert cells.state_of_charge == 47
 
@@ -176,7 +184,10 @@ def test_jk02_32s_cell_info(captures: Path) -> None:
     )
     assert cells.cell_count == 16
     assert cells.cell_voltages[0] == 3.381
-    assert (cells.max_voltage_cell, cells.min_voltage_cell) == (1, 10)
+    assert (
+        cells.device_figures.max_voltage_cell,
+        cells.device_figures.min_voltage_cell,
+    ) == (1, 10)
     assert cells.total_voltage == 54.028
     assert cells.current == -0.727
     assert cells.power == pytest.approx(54.028 * -0.727, abs=1e-3)
@@ -184,7 +195,7 @@ def test_jk02_32s_cell_info(captures: Path) -> None:
     assert (cells.temperature_sensor_1, cells.temperature_sensor_2) == (11.9, 12.7)
     assert cells.state_of_charge == 100
     assert cells.remaining_capacity == 312.898
-    assert cells.nominal_capacity == 314.0
+    assert cells.estimated_capacity == 314.0
     assert cells.cycle_count == 5
     assert cells.total_runtime == 3609276
     charging = decode_cell_info(
@@ -255,11 +266,6 @@ def test_app_writes_are_reproduced_and_read_back(
 ) -> None:
     """Our encoder builds the app's commands; the next settings frame shows them."""
     protocol = Protocol.JK04
-    by_register = {
-        spec.registers[protocol].address: spec
-        for spec in SETTINGS.values()
-        if spec.supported(protocol)
-    }
     assembler = FrameAssembler()
     decoder = FrameDecoder(protocol)
     pending: dict[str, float] = {}
@@ -273,7 +279,8 @@ def test_app_writes_are_reproduced_and_read_back(
                     packet.value
                 )
                 continue
-            spec = by_register[command.command]
+            spec = spec_for_register(protocol, command)
+            assert spec is not None
             register = spec.registers[protocol]
             value = register.decode(command.value)
             rebuilt = encode_command(

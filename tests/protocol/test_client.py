@@ -11,7 +11,6 @@ import pytest
 
 from custom_components.jk_balancer.protocol import (
     DeviceConnectionError,
-    DeviceTimeoutError,
     JKBalancerClient,
     NotConnectedError,
     Protocol,
@@ -19,6 +18,9 @@ from custom_components.jk_balancer.protocol import (
     Snapshot,
     UnsupportedDeviceError,
     WriteNotConfirmedError,
+)
+from custom_components.jk_balancer.protocol.errors import (
+    DeviceTimeoutError,
 )
 from jk_emulator import (
     PROFILES,
@@ -105,12 +107,12 @@ async def test_write_is_confirmed_by_read_back(
     await client.connect()
     settings = await client.write_setting("balance_trigger_voltage", 0.012)
     assert settings.balance_trigger_voltage == 0.012
-    assert device.balancer.trigger_voltage == pytest.approx(0.012)
+    assert device.settings.balance_trigger_voltage == pytest.approx(0.012)
     assert client.snapshot is not None
     assert client.snapshot.settings.balance_trigger_voltage == 0.012
     settings = await client.write_setting("balancer_enabled", False)
     assert settings.balancer_enabled is False
-    assert device.balancer.enabled is False
+    assert device.settings.balancer_enabled is False
     settings = await client.write_setting("battery_capacity", 280)
     assert settings.battery_capacity == 280
 
@@ -165,7 +167,7 @@ async def test_out_of_range_value_sends_nothing(
     with pytest.raises(SettingOutOfRangeError):
         await client.write_setting("max_balance_current", 3.0)  # JK-B2A16S: 2 A
     assert device.received == before
-    assert device.balancer.max_current == 2.0
+    assert device.settings.max_balance_current == 2.0
 
 
 async def test_a_write_the_device_does_not_take_is_an_error(
@@ -180,8 +182,9 @@ async def test_a_write_the_device_does_not_take_is_an_error(
     assert caught.value.placeholders == {
         "name": "JK-B2A16S",
         "setting": "balance_trigger_voltage",
-        "value": "0.02",
-        "held": "0.005",
+        "value": "20",
+        "held": "5",
+        "unit": "mV",
     }
     # The client shows the device's true value afterwards.
     assert client.snapshot is not None

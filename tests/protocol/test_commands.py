@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from custom_components.jk_balancer.protocol import (
     FrameError,
     Protocol,
     Request,
-    SettingNotSupportedError,
     SettingOutOfRangeError,
-    UnknownSettingError,
     encode_command,
     encode_request,
     get_spec,
     parse_command,
-    prepare_write,
     setting_limits,
 )
-from custom_components.jk_balancer.protocol.commands import (
-    SETTINGS,
+from custom_components.jk_balancer.protocol.errors import (
+    SettingNotSupportedError,
+    UnknownSettingError,
+)
+from custom_components.jk_balancer.protocol.model import (
+    CellInfo,
+    DeviceFigures,
+    DeviceInfo,
+    Settings,
+)
+from custom_components.jk_balancer.protocol.settings import (
+    SETTING_SPECS,
+    check_plausible,
     held_value,
     is_confirmed,
+    prepare_write,
 )
-from custom_components.jk_balancer.protocol.model import CellInfo, DeviceInfo, Settings
 
 
 def device(vendor: str = "JK-B2A16S") -> DeviceInfo:
@@ -46,6 +56,7 @@ def cells(total: float, protocol: Protocol = Protocol.JK02_32S) -> CellInfo:
         balancing_current=0.0,
         total_runtime=0,
         wire_resistance_warnings=(),
+        device_figures=DeviceFigures(total / 4, 0.0, 1, 1),
     )
 
 
@@ -120,7 +131,7 @@ def test_calibration_commands() -> None:
         settings=settings(voltage_calibration=3.0),
         cell_info=cells(13.4, Protocol.JK04),
     )
-    register = SETTINGS["voltage_calibration"].registers[Protocol.JK04]
+    register = SETTING_SPECS["voltage_calibration"].registers[Protocol.JK04]
     assert register.decode(write.command[6:10]) == pytest.approx(
         3.0 * 13.6 / 13.4, rel=1e-6
     )
@@ -149,14 +160,17 @@ def test_out_of_range_values_raise_with_the_range() -> None:
     with pytest.raises(SettingOutOfRangeError) as caught:
         prepare_write("balance_trigger_voltage", 2.0, Protocol.JK02_24S)
     error = caught.value
+    # Placeholders are for people: in the unit they see (the trigger in mV).
     assert error.placeholders == {
         "setting": "balance_trigger_voltage",
-        "value": "2",
-        "min": "0.003",
-        "max": "1",
-        "unit": "V",
+        "value": "2000",
+        "min": "3",
+        "max": "1000",
+        "unit": "mV",
     }
-    assert "nothing was sent" in str(error)
+    assert str(error) == (
+        "balance_trigger_voltage 2 V is outside 0.003..1 V; nothing was sent"
+    )
     with pytest.raises(SettingOutOfRangeError):
         prepare_write("cell_count", 15.5, Protocol.JK04)
     with pytest.raises(SettingOutOfRangeError):
@@ -238,3 +252,25 @@ def test_parse_command_validates_like_a_device() -> None:
         encode_command(0x100)
     with pytest.raises(ValueError, match="out of range"):
         encode_command(0x01, bytes(14))
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308, -1e308])
+@pytest.mark.parametrize("key", sorted(SETTING_SPECS))
+def test_non_finite_and_absurd_values_are_refused(key: str, value: float) -> None:
+    """Refused with the range, before any arithmetic that could fail on them."""
+    protocol = Protocol.JK02_32S if key == "battery_capacity" else Protocol.JK04
+    with pytest.raises(SettingOutOfRangeError) as caught:
+        prepare_write(
+            key,
+            value,
+            protocol,
+            device_info=device(),
+            settings=settings(),
+            cell_info=cells(13.4, protocol),
+        )
+    assert "nothing was sent" in str(caught.value)
+    assert caught.value.placeholders["value"] in {"nan", "inf", "-inf", "1e+308"} or (
+        caught.value.placeholders["value"].endswith("e+308")
+    )
+    with pytest.raises(SettingOutOfRangeError):
+        check_plausible(SETTING_SPECS[key], value)

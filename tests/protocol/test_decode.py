@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from statistics import fmean
 import struct
 import subprocess
 import sys
@@ -11,21 +12,28 @@ import sys
 import pytest
 
 from custom_components.jk_balancer.protocol import (
+    CELL_INFO_LAYOUTS,
     Frame,
     FrameDecoder,
     FrameError,
-    ImplausibleFrameError,
+    FrameType,
     Protocol,
     ProtocolDetectionError,
-    checksum,
     decode_cell_info,
     decode_device_info,
     decode_settings,
+    detect_protocol,
     redact_passcodes,
 )
 from custom_components.jk_balancer.protocol.decode import candidate_protocols
+from custom_components.jk_balancer.protocol.errors import (
+    ImplausibleFrameError,
+)
+from custom_components.jk_balancer.protocol.frame import (
+    checksum,
+)
 from custom_components.jk_balancer.protocol.model import DeviceInfo
-from jk_tools.captures import load_frames
+from jk_tools.captures import capture_files, load_frames
 
 PROTOCOL_PACKAGE = (
     Path(__file__).resolve().parents[2]
@@ -264,3 +272,129 @@ print(cells.cell_count)
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "16"
+
+
+# -- a snapshot never contradicts itself; a balancer without cells is shown ----
+
+CELL_BLOCK = ("cell_voltages", "connected_cells_mask")
+# The cell block with everything the device derives from it.
+CELL_BLOCK_AND_FIGURES = (
+    *CELL_BLOCK,
+    "average_cell_voltage",
+    "delta_cell_voltage",
+    "min_voltage_cell_index",
+    "max_voltage_cell_index",
+    "cell_resistances",
+)
+
+
+def without_cells(frame: Frame, protocol: Protocol, names: tuple[str, ...]) -> Frame:
+    """The frame as the device sends it with its balance leads unplugged."""
+    layout = CELL_INFO_LAYOUTS[protocol]
+    raw = bytearray(frame.raw)
+    for name in names:
+        if (item := layout.fields.get(name)) is not None:
+            raw[item.offset : item.offset + item.length] = bytes(item.length)
+    raw[-1] = checksum(raw[:-1])
+    return Frame(bytes(raw))
+
+
+def real_cell_info_frames(captures: Path) -> list[tuple[str, Frame, Protocol]]:
+    """Every distinct cell-info frame of the captures, with its true layout."""
+    found: dict[bytes, tuple[str, Frame, Protocol]] = {}
+    for path in capture_files(captures):
+        frames = [item for _, item in load_frames(path).frames]
+        protocol = detect_protocol(frames)
+        assert protocol is not None
+        for item in frames:
+            if item.frame_type == FrameType.CELL_INFO:
+                found.setdefault(item.raw, (path.name, item, protocol))
+    return list(found.values())
+
+
+def test_no_frame_of_any_capture_passes_in_a_wrong_layout(captures: Path) -> None:
+    """As recorded, and with the cell block zeroed two ways (leads unplugged)."""
+    frames = real_cell_info_frames(captures)
+    assert len(frames) > 1000
+    for name, frame, right in frames:
+        for zeroed in ((), CELL_BLOCK, CELL_BLOCK_AND_FIGURES):
+            variant = without_cells(frame, right, zeroed) if zeroed else frame
+            measured = decode_cell_info(variant, right)
+            assert bool(measured.cell_voltages) is not bool(zeroed), name
+            for wrong in set(Protocol) - {right}:
+                with pytest.raises(ImplausibleFrameError):
+                    decode_cell_info(variant, wrong)
+
+
+def test_what_users_see_is_derived_from_the_cells_of_the_same_frame(
+    captures: Path,
+) -> None:
+    for name, frame, protocol in real_cell_info_frames(captures):
+        cells = decode_cell_info(frame, protocol)
+        voltages = cells.cell_voltages
+        assert cells.min_cell_voltage == min(voltages), name
+        assert cells.max_cell_voltage == max(voltages), name
+        assert voltages.index(cells.min_cell_voltage) + 1 == cells.min_voltage_cell
+        assert voltages.index(cells.max_cell_voltage) + 1 == cells.max_voltage_cell
+        assert (
+            cells.delta_cell_voltage == cells.max_cell_voltage - cells.min_cell_voltage
+        )
+        assert cells.average_cell_voltage == pytest.approx(fmean(voltages), abs=1e-9)
+
+
+def test_the_issue_frame_no_longer_names_a_cell_that_is_not_the_highest(
+    captures: Path,
+) -> None:
+    """JK-B2A24S20P: the device says cell 1 (3.284 V), cell 23 reads 3.285 V."""
+    cells = decode_cell_info(
+        real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex"),
+        Protocol.JK02_24S,
+    )
+    assert cells.max_voltage_cell == 23
+    assert cells.delta_cell_voltage == pytest.approx(0.006)
+    assert cells.device_figures.max_voltage_cell == 1
+    assert cells.device_figures.delta_cell_voltage == 0.005
+
+
+def test_a_balancer_with_its_leads_unplugged_is_shown(captures: Path) -> None:
+    """A JK02_32S BMS measuring no cell: everything else it sends is published."""
+    frame = real(captures, "JK-PB2A16S20P_sw19.27_JK02_32S.cell_info.hex")
+    unplugged = without_cells(frame, Protocol.JK02_32S, CELL_BLOCK)
+    # Bit 10 of the (big-endian) error mask: cell count mismatch.
+    unplugged = patched(unplugged, 166, bytes((0x04, 0x00)))
+    cells = decode_cell_info(unplugged, Protocol.JK02_32S)
+    assert cells.cell_voltages == ()
+    assert cells.cell_resistances == ()
+    assert cells.min_cell_voltage is None
+    assert cells.max_voltage_cell is None
+    assert cells.delta_cell_voltage is None
+    assert cells.average_cell_voltage is None
+    assert (cells.temperature_sensor_1, cells.temperature_sensor_2) == (11.9, 12.7)
+    assert cells.power_tube_temperature == 12.8
+    assert (cells.remaining_capacity, cells.estimated_capacity) == (312.898, 314.0)
+    assert cells.errors == ("cell_count_mismatch",)
+    assert cells.to_dict()["min_voltage_cell"] is None
+    # Detected from the device info, but a frame without cells decides nothing.
+    decoder = FrameDecoder()
+    decoder.decode(real(captures, "JK-PB2A16S20P_sw19.27_JK02_32S.device_info.hex"))
+    assert decoder.decode(unplugged) == cells
+    assert decoder.protocol is Protocol.JK02_32S
+    assert not decoder.confirmed
+    decoder.decode(frame)
+    assert decoder.confirmed
+
+
+def test_a_frame_without_cells_must_still_say_something(captures: Path) -> None:
+    frame = without_cells(
+        real(captures, "JK-PB2A16S20P_sw19.27_JK02_32S.cell_info.hex"),
+        Protocol.JK02_32S,
+        CELL_BLOCK,
+    )
+    stopped_clock = patched(frame, 194, bytes(4))
+    with pytest.raises(ImplausibleFrameError, match="runtime"):
+        decode_cell_info(stopped_clock, Protocol.JK02_32S)
+    # 100 % charged but 10 of 314 Ah left: not what a BMS sends.
+    with pytest.raises(ImplausibleFrameError, match="state of charge"):
+        decode_cell_info(
+            patched(frame, 174, struct.pack("<I", 10_000)), Protocol.JK02_32S
+        )

@@ -7,8 +7,14 @@ import itertools
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from custom_components.jk_balancer.protocol import Frame, FrameAssembler, checksum
+from custom_components.jk_balancer.protocol import (
+    Frame,
+    FrameAssembler,
+)
 from custom_components.jk_balancer.protocol.const import FRAME_LENGTH
+from custom_components.jk_balancer.protocol.frame import (
+    checksum,
+)
 from jk_emulator.device import TRAILER
 
 

@@ -46,8 +46,11 @@ async def test_decode_frame_files(
         "max_balance_current": 4.5,
         "power_off_voltage": 3.2,
         "voltage_calibration": 3.033129,
+        "battery_capacity": None,
     }
-    cells = next(r for r in records if r["protocol"] == "JK02_32S" and "current" in r)
+    cells = next(
+        r for r in records if r["protocol"] == "JK02_32S" and "cell_voltages" in r
+    )
     for key in (
         "cell_voltages",
         "cell_resistances",
@@ -64,7 +67,7 @@ async def test_decode_frame_files(
         "state_of_charge",
         "state_of_health",
         "remaining_capacity",
-        "nominal_capacity",
+        "estimated_capacity",
         "cycle_count",
         "temperature_sensor_1",
         "temperature_sensor_2",
@@ -104,9 +107,10 @@ async def test_decode_with_a_forced_wrong_protocol(
 ) -> None:
     path = captures / "frames" / "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex"
     status, out, err = await run(capsys, "decode", "--protocol", "JK04", str(path))
-    assert status == 0
+    assert status == 1
     assert out == ""
     assert "wrong protocol layout or corrupt frame" in err
+    assert err.endswith("no frame found\n")
 
 
 async def test_decode_missing_and_bad_files(

@@ -1,34 +1,29 @@
 """JK BLE protocol: frames, decoding, commands and an async client.
 
 This package does not import Home Assistant; the integration builds on it.
+Everything the integration, the virtual balancer and the tools use is exported
+here; they do not reach into the modules.
 """
 
+from .advertisement import ADVERTISEMENT_MATCHERS, is_jk_advertisement
 from .client import JKBalancerClient
-from .commands import (
-    SETTINGS,
-    Confirmation,
-    Limits,
-    PreparedWrite,
-    SettingSpec,
-    ValueKind,
-    encode_command,
-    encode_request,
-    get_spec,
-    parse_command,
-    prepare_write,
-    setting_limits,
-)
+from .commands import Command, encode_command, encode_request, parse_command
 from .const import (
     CHARACTERISTIC_UUID,
+    COMMAND_HEADER,
     DEFAULT_PASSCODE,
-    MANUFACTURER_IDS,
+    FRAME_LENGTH,
+    RESPONSE_HEADER,
     SERVICE_UUID,
     FrameType,
     Protocol,
     Request,
 )
 from .decode import (
+    WIRE_RESISTANCE_LIMIT,
+    CheckedCellInfo,
     FrameDecoder,
+    check_cell_info,
     decode_cell_info,
     decode_device_info,
     decode_settings,
@@ -37,68 +32,87 @@ from .decode import (
 )
 from .errors import (
     DeviceConnectionError,
-    DeviceTimeoutError,
     FrameError,
-    ImplausibleFrameError,
     JKError,
     NotConnectedError,
     ProtocolDetectionError,
     SettingError,
-    SettingNotSupportedError,
     SettingOutOfRangeError,
-    UnknownSettingError,
     UnsupportedDeviceError,
     WriteNotConfirmedError,
 )
-from .frame import AssemblerStats, Frame, FrameAssembler, checksum
+from .frame import AssemblerStats, Frame, FrameAssembler
+from .layouts import CELL_INFO_LAYOUTS, DEVICE_INFO, SETTINGS_LAYOUTS, encode_frame
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
+from .settings import (
+    SETTING_SPECS,
+    Confirmation,
+    Limits,
+    SettingSpec,
+    ValueKind,
+    check_plausible,
+    get_spec,
+    held_value,
+    setting_limits,
+    spec_for_register,
+    validate_write,
+)
 
 __all__ = [
+    "ADVERTISEMENT_MATCHERS",
+    "CELL_INFO_LAYOUTS",
     "CHARACTERISTIC_UUID",
+    "COMMAND_HEADER",
     "DEFAULT_PASSCODE",
-    "MANUFACTURER_IDS",
+    "DEVICE_INFO",
+    "FRAME_LENGTH",
+    "RESPONSE_HEADER",
     "SERVICE_UUID",
-    "SETTINGS",
+    "SETTINGS_LAYOUTS",
+    "SETTING_SPECS",
+    "WIRE_RESISTANCE_LIMIT",
     "AssemblerStats",
     "CellInfo",
+    "CheckedCellInfo",
+    "Command",
     "Confirmation",
     "DeviceConnectionError",
     "DeviceInfo",
-    "DeviceTimeoutError",
     "Frame",
     "FrameAssembler",
     "FrameDecoder",
     "FrameError",
     "FrameType",
-    "ImplausibleFrameError",
     "JKBalancerClient",
     "JKError",
     "Limits",
     "NotConnectedError",
-    "PreparedWrite",
     "Protocol",
     "ProtocolDetectionError",
     "Request",
     "SettingError",
-    "SettingNotSupportedError",
     "SettingOutOfRangeError",
     "SettingSpec",
     "Settings",
     "Snapshot",
-    "UnknownSettingError",
     "UnsupportedDeviceError",
     "ValueKind",
     "WriteNotConfirmedError",
-    "checksum",
+    "check_cell_info",
+    "check_plausible",
     "decode_cell_info",
     "decode_device_info",
     "decode_settings",
     "detect_protocol",
     "encode_command",
+    "encode_frame",
     "encode_request",
     "get_spec",
+    "held_value",
+    "is_jk_advertisement",
     "parse_command",
-    "prepare_write",
     "redact_passcodes",
     "setting_limits",
+    "spec_for_register",
+    "validate_write",
 ]

@@ -25,15 +25,9 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 import bleak_retry_connector
 
-from .commands import (
-    Confirmation,
-    encode_request,
-    held_value,
-    is_confirmed,
-    prepare_write,
-)
+from .commands import encode_request
 from .const import CHARACTERISTIC_UUID, SERVICE_UUID, FrameType, Protocol, Request
-from .decode import DecodedFrame, FrameDecoder
+from .decode import CheckedCellInfo, FrameDecoder
 from .errors import (
     DeviceConnectionError,
     DeviceTimeoutError,
@@ -44,6 +38,7 @@ from .errors import (
 )
 from .frame import AssemblerStats, FrameAssembler
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
+from .settings import Confirmation, held_value, is_confirmed, validate_write
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,6 +48,8 @@ DEFAULT_RESPONSE_TIMEOUT: Final = 5.0
 DEFAULT_STREAM_TIMEOUT: Final = 5.0
 
 SnapshotListener = Callable[[Snapshot], None]
+# What the client hands the callers waiting for a frame.
+type Checked = DeviceInfo | Settings | CheckedCellInfo
 
 
 class JKBalancerClient:
@@ -86,9 +83,11 @@ class JKBalancerClient:
         self._assembler = FrameAssembler()
         self._decoder = FrameDecoder(protocol)
         self._settings: Settings | None = None
+        # Every cell-info frame is checked; it is converted when it is read.
+        self._checked_cell_info: CheckedCellInfo | None = None
         self._cell_info: CellInfo | None = None
         self._cell_info_at: float | None = None
-        self._waiters: dict[int, list[asyncio.Future[DecodedFrame]]] = {}
+        self._waiters: dict[int, list[asyncio.Future[Checked]]] = {}
         self._listeners: list[SnapshotListener] = []
         self._disconnect_listeners: list[Callable[[], None]] = []
         self._connect_lock = asyncio.Lock()
@@ -130,13 +129,13 @@ class JKBalancerClient:
         """Newest complete state, or None before the first handshake."""
         device_info = self._decoder.device_info
         protocol = self._decoder.protocol
-        if (
-            device_info is None
-            or protocol is None
-            or self._settings is None
-            or self._cell_info is None
-        ):
+        checked = self._checked_cell_info
+        if device_info is None or protocol is None or self._settings is None:
             return None
+        if checked is None:
+            return None
+        if self._cell_info is None:
+            self._cell_info = checked.cell_info()
         return Snapshot(protocol, device_info, self._settings, self._cell_info)
 
     @property
@@ -184,6 +183,7 @@ class JKBalancerClient:
             self._assembler.reset()
             self._rejections.clear()
             self._settings = None
+            self._checked_cell_info = None
             self._cell_info = None
             client = await self._establish()
             self._client = client
@@ -229,7 +229,7 @@ class JKBalancerClient:
         await self._request(Request.DEVICE_INFO, FrameType.DEVICE_INFO)
         await self._request(Request.SETTINGS, FrameType.SETTINGS)
         try:
-            if self._cell_info is None:
+            if self._checked_cell_info is None:
                 await self._wait_for(FrameType.CELL_INFO, self._stream_timeout)
         except UnsupportedDeviceError:
             raise
@@ -280,52 +280,45 @@ class JKBalancerClient:
             snapshot = self.snapshot
             if snapshot is None or not self.is_connected:
                 raise NotConnectedError("not connected", name=self.name)
-            write = prepare_write(
-                key,
-                value,
-                snapshot.protocol,
-                device_info=snapshot.device_info,
-                settings=snapshot.settings,
-                cell_info=snapshot.cell_info,
-            )
+            write = validate_write(snapshot, key, value)
             _LOGGER.debug("%s: writing %s = %s", self.name, key, write.value)
             await self._send(write.command)
             settings = await self.request_settings()
             cell_info: CellInfo | None = None
             if write.spec.confirmation is Confirmation.PACK_VOLTAGE:
                 result = await self._wait_for(FrameType.CELL_INFO, self._stream_timeout)
-                assert isinstance(result, CellInfo)
-                cell_info = result
+                assert isinstance(result, CheckedCellInfo)
+                cell_info = result.cell_info()
             held = held_value(write.spec, settings, cell_info)
             if not is_confirmed(write, held):
+                spec = write.spec
                 raise WriteNotConfirmedError(
                     f"did not take {key} = {write.value:g}; "
                     f"it holds {held if held is not None else 'nothing'}",
                     name=self.name,
                     setting=key,
-                    value=f"{write.value:g}",
-                    held="" if held is None else f"{held:g}",
+                    value=f"{spec.to_display(write.value):g}",
+                    held="" if held is None else f"{spec.to_display(held):g}",
+                    unit=spec.shown_unit or "",
                 )
             return settings
 
-    async def _request(self, request: Request, answer: FrameType) -> DecodedFrame:
+    async def _request(self, request: Request, answer: FrameType) -> Checked:
         future = self._expect(answer)
         await self._send(encode_request(request))
         return await self._await(future, answer, self._response_timeout)
 
-    async def _wait_for(self, answer: FrameType, within: float) -> DecodedFrame:
+    async def _wait_for(self, answer: FrameType, within: float) -> Checked:
         return await self._await(self._expect(answer), answer, within)
 
-    def _expect(self, answer: FrameType) -> asyncio.Future[DecodedFrame]:
-        future: asyncio.Future[DecodedFrame] = (
-            asyncio.get_running_loop().create_future()
-        )
+    def _expect(self, answer: FrameType) -> asyncio.Future[Checked]:
+        future: asyncio.Future[Checked] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(answer, []).append(future)
         return future
 
     async def _await(
-        self, future: asyncio.Future[DecodedFrame], answer: FrameType, within: float
-    ) -> DecodedFrame:
+        self, future: asyncio.Future[Checked], answer: FrameType, within: float
+    ) -> Checked:
         """Await a device's answer; its absence becomes a DeviceTimeoutError."""
         try:
             async with asyncio.timeout(within):
@@ -369,7 +362,7 @@ class JKBalancerClient:
             try:
                 frame_type = FrameType(frame.frame_type)
                 self.last_frames[frame_type] = frame.raw
-                decoded = self._decoder.decode(frame)
+                decoded = self._decoder.check(frame)
             except ValueError:
                 self.rejected_frames += 1
                 _LOGGER.debug(
@@ -386,17 +379,22 @@ class JKBalancerClient:
             self._rejections.pop(frame_type, None)
             self._accept(frame_type, decoded)
 
-    def _accept(self, frame_type: FrameType, decoded: DecodedFrame) -> None:
+    def _accept(self, frame_type: FrameType, decoded: Checked) -> None:
         if isinstance(decoded, Settings):
             self._settings = decoded
-        elif isinstance(decoded, CellInfo):
-            self._cell_info = decoded
+        elif isinstance(decoded, CheckedCellInfo):
+            self._checked_cell_info = decoded
+            self._cell_info = None
             # The event loop's clock, which the timeouts and the coordinator use.
             self._cell_info_at = asyncio.get_running_loop().time()
         for future in self._waiters.pop(frame_type, []):
             if not future.done():
                 future.set_result(decoded)
-        if isinstance(decoded, CellInfo) and (snapshot := self.snapshot) is not None:
+        if (
+            isinstance(decoded, CheckedCellInfo)
+            and self._listeners
+            and (snapshot := self.snapshot) is not None
+        ):
             for listener in list(self._listeners):
                 try:
                     listener(snapshot)

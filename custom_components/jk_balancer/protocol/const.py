@@ -8,9 +8,6 @@ from typing import Final
 SERVICE_UUID: Final = "0000ffe0-0000-1000-8000-00805f9b34fb"
 CHARACTERISTIC_UUID: Final = "0000ffe1-0000-1000-8000-00805f9b34fb"
 
-# Advertised manufacturer ids seen on real JK devices (0x0B65 carries 88 A0 + MAC).
-MANUFACTURER_IDS: Final = (0x0B65, 0x4B4A)
-
 RESPONSE_HEADER: Final = b"\x55\xaa\xeb\x90"
 COMMAND_HEADER: Final = b"\xaa\x55\x90\xeb"
 FRAME_LENGTH: Final = 300

@@ -9,10 +9,13 @@ with the wrong layout yields impossible cells, masks or averages, and is rejecte
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+import functools
+from operator import itemgetter
+from typing import Any, Final, NamedTuple
 
 from .const import FRAME_LENGTH, FrameType, Protocol
 from .errors import FrameError, ImplausibleFrameError, ProtocolDetectionError
+from .fields import FLOAT_DIGITS
 from .frame import Frame, checksum
 from .layouts import (
     CELL_INFO_LAYOUTS,
@@ -21,13 +24,16 @@ from .layouts import (
     PASSCODE_FIELDS,
     SETTINGS_LAYOUTS,
 )
-from .model import CellInfo, DeviceInfo, Settings
+from .model import CellInfo, DeviceFigures, DeviceInfo, Settings, summarize
 
-# The device's own average and delta may lag the cell values by a sample; a
-# difference beyond this means the bytes are not what the layout says.
+# The device's own figures may lag the cell values by a sample; a difference
+# beyond this means the bytes are not what the layout says.
 CONSISTENCY_TOLERANCE: Final = 0.25  # V
 # JK04 reports no warning bits; the app marks a wire above about this as too high.
 WIRE_RESISTANCE_LIMIT: Final = 1.0  # Ohm
+# A JK BMS derives its state of charge from remaining / estimated capacity; the
+# captures agree within 1.5 points (it rounds and updates them apart).
+STATE_OF_CHARGE_TOLERANCE: Final = 5  # percentage points
 
 DecodedFrame = DeviceInfo | Settings | CellInfo
 
@@ -50,22 +56,35 @@ def decode_device_info(frame: Frame) -> DeviceInfo:
 
 def decode_settings(frame: Frame, protocol: Protocol) -> Settings:
     """Decode a settings frame in the given layout."""
-    values = SETTINGS_LAYOUTS[protocol].decode(frame.raw)
-    return Settings(
-        cell_count=values.cell_count,
-        balancer_enabled=bool(values.balancer_enabled),
-        balance_trigger_voltage=values.balance_trigger_voltage,
-        balance_start_voltage=values.balance_start_voltage,
-        max_balance_current=values.max_balance_current,
-        power_off_voltage=values.power_off_voltage,
-        voltage_calibration=getattr(values, "voltage_calibration", None),
-        battery_capacity=getattr(values, "battery_capacity", None),
-    )
+    return Settings.from_values(SETTINGS_LAYOUTS[protocol].decode(frame.raw))
 
 
-# The cell-info values decode_cell_info uses, in this order, per layout.
+class _CellInfoPlan:
+    """How one layout's cell-info frame is checked and converted."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        layout = CELL_INFO_LAYOUTS[protocol]
+        cells = layout.fields["cell_voltages"]
+        self.protocol = protocol
+        names = _COMMON_VALUES + (_JK02_VALUES if protocol.is_jk02 else ())
+        self.decoder = layout.decoder(names)
+        self.values = self.decoder.picker(names)
+        # Raw values the checks compare, straight from the unpacked frame.
+        checked = _CHECKED_RAW + (_CHECKED_RAW_JK02 if protocol.is_jk02 else ())
+        self.raw = itemgetter(*(layout.index(name) for name in checked))
+        self.divisors = {name: layout.fields[name].divisor for name in checked}
+        fields = layout.fields
+        self.total_divisor = fields.get("total_voltage", cells).divisor
+        self.capacity_divisor = fields.get("remaining_capacity", cells).divisor
+        self.first_cell = layout.index("cell_voltages")
+        self.cell_block = (cells.offset, cells.offset + cells.length)
+        self.slots = cells.count
+        self.cell_divisor = cells.divisor
+        self.tolerance = CONSISTENCY_TOLERANCE * cells.divisor
+
+
+# The cell-info values the record is built from, per layout.
 _COMMON_VALUES: Final = (
-    "connected_cells_mask",
     "cell_voltages",
     "cell_resistances",
     "average_cell_voltage",
@@ -75,16 +94,16 @@ _COMMON_VALUES: Final = (
     "total_runtime",
 )
 _JK02_VALUES: Final = (
-    "total_voltage",
     "min_voltage_cell_index",
     "max_voltage_cell_index",
+    "total_voltage",
     "wire_resistance_warning_mask",
     "errors_mask",
     "current",
     "state_of_charge",
     "state_of_health",
     "remaining_capacity",
-    "nominal_capacity",
+    "estimated_capacity",
     "cycle_count",
     "temperature_sensor_1",
     "temperature_sensor_2",
@@ -92,173 +111,259 @@ _JK02_VALUES: Final = (
     "charging",
     "discharging",
 )
-
-
-_CELL_INFO_VALUES: Final = {
-    protocol: layout.values_decoder(
-        _COMMON_VALUES + (_JK02_VALUES if protocol.is_jk02 else ())
-    )
-    for protocol, layout in CELL_INFO_LAYOUTS.items()
-}
-_CELL_SLOTS: Final = {
-    protocol: layout.fields["cell_voltages"].count
-    for protocol, layout in CELL_INFO_LAYOUTS.items()
-}
-# Built without the keyword-argument constructor: this runs twice a second.
-_new_cell_info: Final = tuple.__new__
+# The raw values the checks compare, per layout.
+_CHECKED_RAW: Final = (
+    "connected_cells_mask",
+    "average_cell_voltage",
+    "delta_cell_voltage",
+    "total_runtime",
+)
+_CHECKED_RAW_JK02: Final = (
+    "min_voltage_cell_index",
+    "max_voltage_cell_index",
+    "total_voltage",
+    "state_of_charge",
+    "remaining_capacity",
+    "estimated_capacity",
+)
+_PLANS: Final = {protocol: _CellInfoPlan(protocol) for protocol in CELL_INFO_LAYOUTS}
+# Records are built without their keyword-argument constructors: this runs
+# twice a second per device.
+_new: Final = tuple.__new__
 # What JK04 frames do not carry: the record's defaults (None, no errors).
 _NOT_ON_JK04: Final = tuple(CellInfo._field_defaults.values())
 
 
-def decode_cell_info(frame: Frame, protocol: Protocol) -> CellInfo:
-    """Decode a cell-info frame; raise ImplausibleFrameError on a wrong layout."""
-    values = _CELL_INFO_VALUES[protocol](frame.raw)
-    mask, cells, resistances, average, delta, action, balance_current, runtime = values[
-        :8
-    ]
-    slots = _CELL_SLOTS[protocol]
-    # Cells are wired from B1 upwards, so the mask is a run of ones from bit 0.
-    if mask == 0 or mask & (mask + 1) or mask.bit_length() > slots:
-        raise ImplausibleFrameError(
-            f"connected-cells mask {mask:#x} is not a run of 1..{slots} cells",
-            field="connected_cells_mask",
-            value=hex(mask),
-        )
-    lowest, highest = min(cells), max(cells)
-    total = sum(cells)
-    if lowest:
-        measured_low, measured_high, measured_mean = lowest, highest, total / len(cells)
-    else:
-        cells, resistances = _without_unmeasured_top(cells, resistances)
-        measured = [voltage for voltage in cells if voltage]
-        if not measured:
-            raise ImplausibleFrameError(
-                "no connected cell has a voltage", field="cell_voltages", value="0"
+class CheckedCellInfo(NamedTuple):
+    """A cell-info frame that passed every check, not yet converted.
+
+    Checking is what every frame of the half-second stream needs; converting
+    into a :class:`CellInfo` only what is read (:meth:`cell_info`).
+    """
+
+    protocol: Protocol
+    values: tuple[Any, ...]  # the frame's raw values, as the layout unpacks them
+    cells: int  # cells measured (0: none)
+
+    def cell_info(self) -> CellInfo:
+        """The measurements in physical units, summarized from the cells."""
+        protocol, plan = self.protocol, _PLANS[self.protocol]
+        values = plan.values(plan.decoder.convert(self.values))
+        cells, resistances, average, delta, action, balancing_current, runtime = values[
+            :7
+        ]
+        cells, resistances = cells[: self.cells], resistances[: self.cells]
+        summary = summarize(cells)
+        if protocol is Protocol.JK04:
+            return _new(
+                CellInfo,
+                (
+                    protocol,
+                    cells,
+                    resistances,
+                    round(sum(cells), FLOAT_DIGITS) if cells else None,
+                    *summary,
+                    action != 0,
+                    balancing_current,
+                    runtime,
+                    _cells_above(resistances, WIRE_RESISTANCE_LIMIT),
+                    _new(DeviceFigures, (average, delta, None, None)),
+                    *_NOT_ON_JK04,
+                ),
             )
-        lowest, highest = min(cells), max(cells)
-        measured_low, measured_high = min(measured), max(measured)
-        measured_mean = sum(measured) / len(measured)
-    # The device's own average and delta lag the cells by a sample at most.
-    if abs(average - measured_mean) > CONSISTENCY_TOLERANCE:
-        raise _disagreeing("average_cell_voltage", average, measured_mean)
-    if abs(delta - (measured_high - measured_low)) > CONSISTENCY_TOLERANCE:
-        raise _disagreeing("delta_cell_voltage", delta, measured_high - measured_low)
-    if protocol is Protocol.JK04:
-        return _new_cell_info(
+        min_index, max_index, total, warnings, errors, *bms, charging, discharging = (
+            values[7:]
+        )
+        return _new(
             CellInfo,
             (
                 protocol,
                 cells,
                 resistances,
-                round(total, 6),
-                average,
-                delta,
-                lowest,
-                highest,
-                cells.index(lowest) + 1,
-                cells.index(highest) + 1,
+                total,
+                *summary,
                 action != 0,
-                balance_current,
+                balancing_current,
                 runtime,
-                _cells_above(resistances, WIRE_RESISTANCE_LIMIT),
-                *_NOT_ON_JK04,
+                _cells_in_mask(warnings, self.cells),
+                _new(DeviceFigures, (average, delta, min_index + 1, max_index + 1)),
+                *bms,
+                charging == 1,
+                discharging == 1,
+                _error_names(errors),
             ),
         )
-    (
-        reported_total,
-        min_index,
-        max_index,
-        warnings,
-        errors,
-        current,
-        state_of_charge,
-        state_of_health,
-        remaining,
-        nominal,
-        cycles,
-        temperature_1,
-        temperature_2,
-        power_tube,
-        charging,
-        discharging,
-    ) = values[8:]
-    if abs(reported_total - total) > 0.1 * total + 1.0:
+
+
+def check_cell_info(frame: Frame, protocol: Protocol) -> CheckedCellInfo:
+    """Check a cell-info frame; raise ImplausibleFrameError on a wrong layout.
+
+    Three steps, on raw values: every field is range-checked as it is
+    unpacked; the measured cells are taken from the connected-cells mask; and
+    the device's own figures (and, on JK02, its pack voltage or charge
+    figures) must agree with those cells. A frame without cells says less, so
+    it must at least carry the device's clock (its runtime is never 0).
+    """
+    plan = _PLANS[protocol]
+    raw = frame.raw
+    values = plan.decoder.check(raw)
+    mask, average, delta, runtime, *jk02 = plan.raw(values)
+    count = _measured_cells(plan, raw, values, mask)
+    cells = values[plan.first_cell : plan.first_cell + count]
+    if cells:
+        _check_figures(plan, cells, average, delta, *jk02[:2])
+    elif not runtime:
         raise ImplausibleFrameError(
-            f"total voltage {reported_total} V does not match the cells "
-            f"({total:.3f} V)",
-            field="total_voltage",
-            value=str(reported_total),
+            "no cell measured and no runtime: the frame says nothing",
+            field="total_runtime",
+            value="0",
         )
-    if min_index >= len(cells) or max_index >= len(cells):
+    if jk02:
+        _check_pack(plan, cells, *jk02[2:])
+    return _new(CheckedCellInfo, (protocol, values, count))
+
+
+def decode_cell_info(frame: Frame, protocol: Protocol) -> CellInfo:
+    """Check a cell-info frame and convert it (see :func:`check_cell_info`)."""
+    return check_cell_info(frame, protocol).cell_info()
+
+
+def _measured_cells(
+    plan: _CellInfoPlan, raw: bytes, values: tuple[Any, ...], mask: int
+) -> int:
+    """How many cells the device measured, from its connected-cells mask.
+
+    Cells are wired from B1 upwards, so the mask is a run of ones from bit 0.
+    A frame with every cell slot at zero measured no cell (balance leads
+    unplugged): valid, with no cells. Cells reading 0 V at the top of the mask
+    were not measured (seen while the cell-count setting changes); a 0 V cell
+    below a measured one is impossible.
+    """
+    slots = plan.slots
+    if mask & (mask + 1) or mask.bit_length() > slots:
         raise ImplausibleFrameError(
-            f"min/max cell index {min_index}/{max_index} beyond {len(cells)} cells",
+            f"connected-cells mask {mask:#x} is not a run of 0..{slots} cells",
+            field="connected_cells_mask",
+            value=hex(mask),
+        )
+    start, end = plan.cell_block
+    if raw.count(0, start, end) == end - start:
+        return 0
+    if not mask:
+        raise ImplausibleFrameError(
+            "cells are measured outside the connected-cells mask 0x0",
+            field="connected_cells_mask",
+            value="0x0",
+        )
+    first = plan.first_cell
+    count = mask.bit_length()
+    while not values[first + count - 1]:
+        count -= 1
+    if 0 in values[first : first + count]:
+        raise ImplausibleFrameError(
+            "a cell below a measured one reads 0 V", field="cell_voltages", value="0"
+        )
+    return count
+
+
+def _check_figures(
+    plan: _CellInfoPlan,
+    cells: tuple[float, ...],
+    average: float,
+    delta: float,
+    min_index: int | None = None,
+    max_index: int | None = None,
+) -> None:
+    """The device's own figures lag the cells by a sample at most (raw units).
+
+    JK02 also names the lowest and highest cell: they must hold about that.
+    """
+    lowest, highest = min(cells), max(cells)
+    tolerance = plan.tolerance
+    if abs(average - sum(cells) / len(cells)) > tolerance:
+        raise _disagreeing(plan, "average_cell_voltage", average, cells)
+    if abs(delta - (highest - lowest)) > tolerance:
+        raise _disagreeing(plan, "delta_cell_voltage", delta, cells)
+    if min_index is None or max_index is None:
+        return
+    if (
+        min_index >= len(cells)
+        or max_index >= len(cells)
+        or abs(cells[min_index] - lowest) > tolerance
+        or abs(cells[max_index] - highest) > tolerance
+    ):
+        raise ImplausibleFrameError(
+            f"min/max cell index {min_index}/{max_index} does not point at "
+            f"the lowest and highest of {len(cells)} cells",
             field="max_voltage_cell_index",
             value=str(max_index),
         )
-    return _new_cell_info(
-        CellInfo,
-        (
-            protocol,
-            cells,
-            resistances,
-            reported_total,
-            average,
-            delta,
-            lowest,
-            highest,
-            min_index + 1,
-            max_index + 1,
-            action != 0,
-            balance_current,
-            runtime,
-            _bits(warnings, len(cells)) if warnings else (),
-            current,
-            state_of_charge,
-            state_of_health,
-            remaining,
-            nominal,
-            cycles,
-            temperature_1,
-            temperature_2,
-            power_tube,
-            bool(charging),
-            bool(discharging),
-            _error_names(errors) if errors else (),
-        ),
-    )
 
 
-def _without_unmeasured_top(
-    cells: tuple[float, ...], resistances: tuple[float, ...]
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Drop cells reading exactly 0 V at the top: they were not measured.
+def _check_pack(
+    plan: _CellInfoPlan,
+    cells: tuple[float, ...],
+    total: int,
+    state_of_charge: int,
+    remaining: int,
+    estimated: int,
+) -> None:
+    """A JK02 pack voltage is about the sum of its cells (raw values).
 
-    Seen for one frame while the cell count setting changes.
+    With no cell measured, the BMS's charge figures must agree instead: that
+    and the runtime are what tell a frame without cells from another
+    layout's bytes.
     """
-    count = len(cells)
-    while count and not cells[count - 1]:
-        count -= 1
-    return cells[:count], resistances[:count]
+    if cells:
+        pack = total / plan.total_divisor
+        cells_total = sum(cells) / plan.cell_divisor
+        if abs(pack - cells_total) > 0.1 * cells_total + 1.0:
+            raise ImplausibleFrameError(
+                f"total voltage {pack} V does not match the cells "
+                f"({cells_total:.3f} V)",
+                field="total_voltage",
+                value=str(pack),
+            )
+        return
+    if remaining > estimated * 1.05 + 1 or (
+        estimated > 0
+        and abs(state_of_charge - 100 * remaining / estimated)
+        > STATE_OF_CHARGE_TOLERANCE
+    ):
+        divisor = plan.capacity_divisor
+        raise ImplausibleFrameError(
+            f"state of charge {state_of_charge} % disagrees with "
+            f"{remaining / divisor} Ah of {estimated / divisor} Ah",
+            field="state_of_charge",
+            value=str(state_of_charge),
+        )
 
 
 def _cells_above(resistances: tuple[float, ...], limit: float) -> tuple[int, ...]:
     return tuple(cell for cell, value in enumerate(resistances, 1) if value > limit)
 
 
-def _bits(mask: int, count: int) -> tuple[int, ...]:
+# A device repeats the same few masks frame after frame.
+@functools.lru_cache(maxsize=256)
+def _cells_in_mask(mask: int, count: int) -> tuple[int, ...]:
     """Numbers (from 1) of the cells whose bit is set."""
     return tuple(cell for cell in range(1, count + 1) if mask >> (cell - 1) & 1)
 
 
+@functools.lru_cache(maxsize=256)
 def _error_names(mask: int) -> tuple[str, ...]:
     return tuple(name for bit, name in enumerate(ERROR_BITS) if mask >> bit & 1)
 
 
-def _disagreeing(name: str, reported: float, expected: float) -> ImplausibleFrameError:
+def _disagreeing(
+    plan: _CellInfoPlan, name: str, raw: float, cells: tuple[float, ...]
+) -> ImplausibleFrameError:
+    reported = raw / plan.divisors[name]
+    mean = sum(cells) / len(cells) / plan.cell_divisor
     return ImplausibleFrameError(
-        f"{name} {reported} V disagrees with the cells ({expected:.3f} V)",
+        f"{name} {reported:g} V disagrees with the cells (average {mean:.3f} V)",
         field=name,
-        value=str(reported),
+        value=f"{reported:g}",
     )
 
 
@@ -297,7 +402,9 @@ class FrameDecoder:
 
     With a ``protocol`` given, that layout is used for every frame. Otherwise a
     settings frame fixes the family (float JK04 or integer JK02) tentatively, and
-    the first cell-info frame that decodes plausibly fixes the layout for good.
+    the first cell-info frame with measured cells that decodes plausibly fixes
+    the layout for good. A frame without cells fits with less evidence, so it
+    is decoded with the likeliest layout but decides nothing.
     """
 
     def __init__(self, protocol: Protocol | None = None) -> None:
@@ -313,6 +420,14 @@ class FrameDecoder:
 
     def decode(self, frame: Frame) -> DecodedFrame:
         """Decode one frame; raise FrameError for what cannot be trusted."""
+        checked = self.check(frame)
+        return checked.cell_info() if isinstance(checked, CheckedCellInfo) else checked
+
+    def check(self, frame: Frame) -> DeviceInfo | Settings | CheckedCellInfo:
+        """Like :meth:`decode`, but a cell-info frame is only checked.
+
+        Converting it (``cell_info()``) is left to whoever reads it.
+        """
         frame_type = frame.frame_type
         if frame_type == FrameType.DEVICE_INFO:
             self.device_info = decode_device_info(frame)
@@ -320,7 +435,7 @@ class FrameDecoder:
         if frame_type == FrameType.SETTINGS:
             return self._decode_settings(frame)
         if frame_type == FrameType.CELL_INFO:
-            return self._decode_cell_info(frame)
+            return self._check_cell_info(frame)
         raise FrameError(
             f"unknown frame type {frame_type:#04x}", frame_type=f"{frame_type:#04x}"
         )
@@ -340,9 +455,9 @@ class FrameDecoder:
             "the settings frame fits neither the JK04 nor the JK02 layout"
         )
 
-    def _decode_cell_info(self, frame: Frame) -> CellInfo:
+    def _check_cell_info(self, frame: Frame) -> CheckedCellInfo:
         if self._confirmed and self.protocol is not None:
-            return decode_cell_info(frame, self.protocol)
+            return check_cell_info(frame, self.protocol)
         candidates = candidate_protocols(self.device_info)
         if self.protocol is not None:
             candidates = (
@@ -351,12 +466,12 @@ class FrameDecoder:
             )
         for protocol in candidates:
             try:
-                cell_info = decode_cell_info(frame, protocol)
+                checked = check_cell_info(frame, protocol)
             except ImplausibleFrameError:
                 continue
             self.protocol = protocol
-            self._confirmed = True
-            return cell_info
+            self._confirmed = checked.cells > 0
+            return checked
         raise ProtocolDetectionError(
             "the cell-info frame fits none of the JK04, JK02_24S, JK02_32S layouts"
         )

@@ -1,10 +1,11 @@
-"""Declarative frame layouts: a field table compiled into one decoder function.
+"""Declarative frame layouts: a field table compiled into ``struct`` formats.
 
-A :class:`Layout` turns its table into a ``struct`` format and into the source
-of a single decoder function (the way ``dataclasses`` and ``namedtuple`` build
-their methods), so decoding a frame is one ``unpack_from`` call plus inline
-conversions and range checks: no per-field Python calls on the hot path. The
-same table encodes frames for the virtual balancer.
+A :class:`Layout` turns its table into one ``struct.Struct`` for the whole frame
+and, for any set of fields a caller wants, a :class:`FieldDecoder`: index plans
+that pick the raw values out of the unpacked tuple, range-check them and convert
+them with C-level ``itemgetter`` and ``map`` calls, so decoding costs one
+``unpack_from`` plus a few calls per kind of field, not a Python step per field.
+The same table encodes frames for the virtual balancer.
 
 Fields with a ``valid`` range reject values outside it: a value that is
 physically impossible means the layout is wrong or the frame is corrupt, and
@@ -16,27 +17,32 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 import math
+from operator import itemgetter, le
 import struct
 from typing import Any, NoReturn
 
-from .const import FRAME_LENGTH, RESPONSE_HEADER, FrameType
 from .errors import ImplausibleFrameError
 from .frame import checksum
 
 # float32 carries about seven significant digits; more would only show noise.
-_FLOAT_DIGITS = 6
+FLOAT_DIGITS = 6
+
+type Values = tuple[Any, ...]
+type Pick = Callable[[Sequence[Any]], Values]
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
     """One value (or a run of ``count`` equal values) at a byte offset.
 
-    ``code`` is a little-endian ``struct`` code (``B H h I i f``) or ``s`` for a
-    NUL-terminated text of ``size`` bytes. The physical value is
-    ``raw / divisor``. A raw value equal to ``absent`` means "not fitted" and
-    decodes to ``None``. A run with ``length_from`` holds only as many values as
-    that (bit mask) field has bits, e.g. the connected cells.
+    ``code`` is a ``struct`` code (``B H h I i f``) or ``s`` for a NUL-terminated
+    text of ``size`` bytes. The physical value is ``raw / divisor``. A raw value
+    equal to ``absent`` means "not fitted" and decodes to ``None``. ``swapped``
+    marks a value stored in the other byte order than the rest of the frame. A
+    run with ``length_from`` holds only as many values as that (bit mask) field
+    has bits, e.g. the connected cells.
     """
 
     name: str
@@ -48,7 +54,7 @@ class Field:
     size: int = 0
     valid: tuple[float, float] | None = None
     absent: int | None = None
-    big_endian: bool = False
+    swapped: bool = False
     length_from: str | None = None
 
     @property
@@ -63,6 +69,35 @@ class Field:
         """Bytes the field occupies in the frame."""
         return struct.calcsize("<" + self.struct_code)
 
+    @property
+    def is_float(self) -> bool:
+        """Return True for IEEE-754 values (JK04)."""
+        return self.code == "f"
+
+    def raw_bounds(self) -> tuple[float, float] | None:
+        """The valid range in raw units, where the field's type can leave it.
+
+        None when it cannot: an unsigned 16-bit resistance in mOhm never
+        exceeds 100 Ohm, so checking it would only cost time. A bound the type
+        cannot cross becomes an infinity.
+        """
+        if self.valid is None:
+            return None
+        low, high = (bound * self.divisor for bound in self.valid)
+        if self.is_float:
+            return low, high
+        # Whole raw bounds: comparing int with int is the fast path.
+        low, high = math.ceil(low), math.floor(high)
+        bits = 8 * struct.calcsize(self.code)
+        signed = self.code.islower()
+        smallest = -(1 << (bits - 1)) if signed else 0
+        largest = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
+        if smallest >= low and largest <= high:
+            return None
+        return (low if smallest < low else -math.inf), (
+            high if largest > high else math.inf
+        )
+
     def implausible(self, value: object) -> ImplausibleFrameError:
         """The error for a value outside the field's valid range."""
         low, high = self.valid or (math.nan, math.nan)
@@ -76,28 +111,47 @@ class Field:
 
 
 class Layout:
-    """A frame layout compiled from its field table."""
+    """A frame layout compiled from its field table.
+
+    ``start`` is the first byte after the frame's header, ``length`` the frame's
+    size with the sum-8 checksum in its last byte, ``byte_order`` the
+    ``struct`` prefix of its numbers.
+    """
 
     __slots__ = (
-        "_decode",
-        "_slots",
+        "_index",
         "_struct",
+        "byte_order",
         "fields",
         "frame_type",
+        "length",
         "name",
         "record",
-        "source",
+        "start",
     )
 
-    def __init__(self, name: str, frame_type: FrameType, fields: Sequence[Field]):
+    def __init__(
+        self,
+        name: str,
+        frame_type: int,
+        fields: Sequence[Field],
+        *,
+        start: int = 6,
+        length: int = 300,
+        byte_order: str = "<",
+    ) -> None:
         """Compile ``fields``; overlapping or out-of-frame fields are a bug."""
         self.name = name
         self.frame_type = frame_type
+        self.start = start
+        self.length = length
+        self.byte_order = byte_order
         self.fields: dict[str, Field] = {item.name: item for item in fields}
-        fmt = ["<"]
-        position = 6  # after header, frame type and counter
+        fmt = [byte_order]
+        position = start
+        # Where each field's first raw value sits in the unpacked tuple.
+        self._index: dict[str, int] = {}
         index = 0
-        slots: list[tuple[Field, int]] = []
         for item in sorted(fields, key=lambda f: f.offset):
             if item.offset < position:
                 raise ValueError(f"{name}: field {item.name} overlaps its neighbour")
@@ -105,179 +159,358 @@ class Layout:
                 fmt.append(f"{item.offset - position}x")
             fmt.append(item.struct_code)
             position = item.offset + item.length
-            slots.append((item, index))
+            self._index[item.name] = index
             index += 1 if item.code == "s" else item.count
-        if position > FRAME_LENGTH - 1:
+        if position > length - 1:
             raise ValueError(f"{name}: fields run into the checksum byte")
         self._struct = struct.Struct("".join(fmt))
-        self._slots = tuple(slots)
-        # The decoded values: a named tuple, the cheapest record to build.
         self.record: Any = namedtuple(  # type: ignore[misc]
-            f"{name}_values", [item.name for item, _ in slots]
+            f"{name}_values", list(self._index)
         )
-        self.source, self._decode = self._compile(f"decode_{name}")
+
+    def index(self, name: str) -> int:
+        """Where the field's (first) raw value sits in the unpacked frame."""
+        return self._index[name]
+
+    def decoder(self, names: Sequence[str]) -> FieldDecoder:
+        """A decoder returning the named values, in that order, as a tuple."""
+        return FieldDecoder(self, names)
 
     def decode(self, raw: bytes) -> Any:
         """Return every field's physical value; raise on an impossible one.
 
-        The result is a named tuple with one attribute per field.
+        The result is a named tuple with one attribute per field. For hot
+        paths, :meth:`decoder` returns only what is used, as a plain tuple.
         """
-        return self._decode(raw)
+        return self.record._make(self.decoder(self.record._fields)(raw))
 
-    def values_decoder(
-        self, names: Sequence[str]
-    ) -> Callable[[bytes], tuple[Any, ...]]:
-        """A decoder returning a plain tuple of the named values, in that order.
+    def encode(self, values: Mapping[str, Any], header: bytes) -> bytes:
+        """Build a checksummed frame; fields missing from ``values`` are zero.
 
-        Every field is still range-checked. For hot paths: it skips building
-        the named tuple and picking values out of it.
+        ``header`` fills the bytes before ``start``.
         """
-        return self._compile(f"decode_{self.name}_values", names)[1]
-
-    def _compile(
-        self, function: str, names: Sequence[str] | None = None
-    ) -> tuple[str, Callable[[bytes], Any]]:
-        """Write a decoder function for this table, and build it.
-
-        It returns the values of ``names`` as a tuple, or else the record.
-        """
-        index_of = {item.name: index for item, index in self._slots}
-        lines = [f"def {function}(raw):", "    v = unpack(raw, 6)"]
-        # A run sized by a mask holds as many values as the mask has set bits
-        # (at most its slots); each such length is worked out once.
-        length_of: dict[tuple[str, int], str] = {}
-        for item, _ in self._slots:
-            key = (item.length_from or "", item.count)
-            if item.length_from and key not in length_of:
-                length_of[key] = f"n{len(length_of)}"
-                mask = f"v[{index_of[item.length_from]}]"
-                lines.append(
-                    f"    {length_of[key]} = min({mask}.bit_length(), {item.count})"
-                )
-        value_of: dict[str, str] = {}
-        for number, (item, index) in enumerate(self._slots):
-            value = value_of[item.name] = f"x{number}"
-            if item.code == "s":
-                conversion = [f"{value} = text(v[{index}])"]
-            elif item.count > 1:
-                end = str(index + item.count)
-                if item.length_from:
-                    end = f"{index} + {length_of[item.length_from, item.count]}"
-                conversion = _run_conversion(item, f"v[{index}:{end}]", value)
-            else:
-                conversion = _conversion(item, f"v[{index}]", value)
-            lines.extend(f"    {line}" for line in conversion)
-        if names is None:
-            lines.append(f"    return new(record, ({', '.join(value_of.values())},))")
-        else:
-            lines.append(f"    return ({', '.join(value_of[name] for name in names)},)")
-        source = "\n".join(lines)
-        namespace: dict[str, Any] = {
-            "unpack": self._struct.unpack_from,
-            "new": tuple.__new__,
-            "record": self.record,
-            "fields": self.fields,
-            "text": _text,
-            "fail_run": _fail_run,
-        }
-        exec(compile(source, f"<layout {self.name}>", "exec"), namespace)  # noqa: S102
-        decoder: Callable[[bytes], Any] = namespace[function]
-        return source, decoder
-
-    def encode(self, values: Mapping[str, Any], counter: int = 0) -> bytes:
-        """Build a checksummed frame; fields missing from ``values`` are zero."""
         raw: list[Any] = []
-        for item, _index in self._slots:
-            value = values.get(item.name)
+        for name in self._index:
+            item, value = self.fields[name], values.get(name)
             if item.code == "s":
                 raw.append(str(value or "").encode("ascii")[: item.size])
             elif item.count == 1:
-                raw.append(_to_raw(item, value))
+                raw.append(self._to_raw(item, value))
             else:
                 sequence = list(value or ())
                 sequence += [None] * (item.count - len(sequence))
-                raw.extend(_to_raw(item, element) for element in sequence)
-        frame = bytearray(FRAME_LENGTH)
-        frame[:4] = RESPONSE_HEADER
-        frame[4] = self.frame_type
-        frame[5] = counter & 0xFF
-        self._struct.pack_into(frame, 6, *raw)
+                raw.extend(self._to_raw(item, element) for element in sequence)
+        frame = bytearray(self.length)
+        frame[: self.start] = header
+        self._struct.pack_into(frame, self.start, *raw)
         frame[-1] = checksum(frame[:-1])
         return bytes(frame)
 
+    def _to_raw(self, item: Field, value: Any) -> int | float:
+        if value is None:
+            return item.absent if item.absent is not None else 0
+        if item.is_float:
+            return float(value)
+        raw = round(float(value) * item.divisor)
+        return _swap(item, raw) if item.swapped else raw
 
-def _raw_limits(item: Field) -> tuple[float | None, float | None]:
-    """The raw bounds of the valid range that the field's type can exceed.
 
-    None where the type cannot: an unsigned 16-bit resistance in mOhm never
-    exceeds 100 Ohm, so checking it would only cost time.
+class FieldDecoder:
+    """Decode some fields of a layout in two steps: check, then convert.
+
+    :meth:`check` unpacks a frame and refuses it when a raw value lies outside
+    its field's range: one ``map(le, ...)`` pass per side over the single
+    values whose type can leave their range, ``max``/``min`` over each run
+    (sized by its mask), and a closer look at fields with an "absent" marker
+    only when something below their range shows up. :meth:`convert` turns the
+    checked raw values into physical ones, one comprehension per kind of field,
+    and never fails. :meth:`decode` does both; its values come in the order of
+    ``produced``, from which :meth:`picker` picks.
     """
-    if item.valid is None:
-        return None, None
-    low, high = (bound * item.divisor for bound in item.valid)
-    if item.code == "f":
-        return low, high
-    # Whole raw bounds: comparing int with int is the fast path.
-    low, high = math.ceil(low), math.floor(high)
-    bits = 8 * struct.calcsize(item.code)
-    signed = item.code.islower()
-    smallest = -(1 << (bits - 1)) if signed else 0
-    largest = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
-    return (low if smallest < low else None), (high if largest > high else None)
+
+    __slots__ = (
+        "_absent",
+        "_lower",
+        "_order",
+        "_plain",
+        "_rounded",
+        "_runs",
+        "_scaled",
+        "_swapped",
+        "_texts",
+        "_unpack",
+        "_upper",
+        "produced",
+        "start",
+    )
+
+    def __init__(self, layout: Layout, names: Sequence[str]) -> None:
+        """Plan the decoding of ``names``."""
+        self._unpack = layout._struct.unpack_from
+        self.start = layout.start
+        index = layout._index
+        wanted = [layout.fields[name] for name in names]
+        kinds: dict[str, list[Field]] = {}
+        for item in wanted:
+            kinds.setdefault(_kind(item), []).append(item)
+
+        def picked(fields: Sequence[Field]) -> Pick:
+            return _pick([index[f.name] for f in fields])
+
+        singles = [
+            f for kind in ("plain", "scaled", "float") for f in kinds.get(kind, [])
+        ]
+        self._lower = _SideCheck.of(singles, index, upper=False)
+        self._upper = _SideCheck.of(singles, index, upper=True)
+        self._absent = _AbsentCheck.of(singles, index)
+        produced = list(kinds.get("plain", []))
+        self._plain = picked(produced)
+        scaled = []
+        for divisor in sorted({f.divisor for f in kinds.get("scaled", [])}):
+            group = [f for f in kinds["scaled"] if f.divisor == divisor]
+            scaled.append((picked(group), divisor))
+            produced += group
+        self._scaled = tuple(scaled)
+        floats = kinds.get("float", [])
+        self._rounded = picked(floats) if floats else None
+        produced += floats
+        swapped = kinds.get("swapped", [])
+        self._swapped = tuple((index[f.name], f.length) for f in swapped)
+        produced += swapped
+        runs = kinds.get("run", [])
+        self._runs = tuple(_Run(f, index, layout.fields) for f in runs)
+        produced += runs
+        texts = kinds.get("text", [])
+        self._texts = picked(texts) if texts else None
+        produced += texts
+        self.produced: tuple[Field, ...] = tuple(produced)
+        if self._absent:
+            self._absent.locate(self.produced)
+        self._order = self.picker(names)
+
+    def picker(self, names: Sequence[str], extra: Sequence[str] = ()) -> Pick:
+        """Pick ``names`` from decoded values followed by ``extra`` named ones."""
+        positions = [f.name for f in self.produced] + list(extra)
+        return _pick([positions.index(name) for name in names])
+
+    def check(self, raw: bytes) -> Values:
+        """The frame's raw values; ImplausibleFrameError if one is out of range."""
+        values = self._unpack(raw, self.start)
+        if (lower := self._lower) and not all(
+            map(le, lower.bounds, lower.pick(values))
+        ):
+            lower.fail(values)
+        if (upper := self._upper) and not all(
+            map(le, upper.pick(values), upper.bounds)
+        ):
+            upper.fail(values)
+        if (absent := self._absent) and min(absent.pick(values)) < absent.floor:
+            absent.check(values)
+        for run in self._runs:
+            run.check(values)
+        return values
+
+    def convert(self, values: Values) -> list[Any]:
+        """Physical values of checked raw ones, in the order of ``produced``."""
+        result = list(self._plain(values))
+        for pick, divisor in self._scaled:
+            result += [raw / divisor for raw in pick(values)]
+        if self._rounded is not None:
+            result += [round(raw, FLOAT_DIGITS) for raw in self._rounded(values)]
+        for position, length in self._swapped:
+            result.append(int.from_bytes(values[position].to_bytes(length), "little"))
+        for run in self._runs:
+            result.append(run.convert(values))
+        if self._texts is not None:
+            result += map(_text, self._texts(values))
+        if self._absent:
+            self._absent.replace(values, result)
+        return result
+
+    def decode(self, raw: bytes) -> list[Any]:
+        """Check and convert, in the order of ``produced``."""
+        return self.convert(self.check(raw))
+
+    def __call__(self, raw: bytes) -> Values:
+        """Check and convert, in the order the values were named."""
+        return self._order(self.convert(self.check(raw)))
 
 
-def _conversion(item: Field, raw: str, value: str) -> list[str]:
-    """Source lines that set ``value`` to one field's checked physical value."""
-    if item.big_endian:
-        raw = f"(({raw} & 0xFF) << 8 | {raw} >> 8)"
-    if item.code == "f":
-        expression = f"round({raw}, {_FLOAT_DIGITS})"
-    elif item.divisor == 1:
-        expression = raw
-    else:
-        expression = f"{raw} / {item.divisor!r}"
-    if item.absent is None:
-        lines = [f"{value} = {expression}"]
-    else:
-        lines = [f"{value} = None if {raw} == {item.absent} else {expression}"]
-    low, high = _raw_limits(item)
-    if item.code == "f":
-        # "not low <= x <= high" also rejects NaN.
-        test = f"not {low!r} <= {value} <= {high!r}"
-    else:
-        tests = [f"{raw} < {low!r}"] * (low is not None)
-        tests += [f"{raw} > {high!r}"] * (high is not None)
-        test = " or ".join(tests)
-    if test:
-        guard = "" if item.absent is None else f"{value} is not None and ("
-        test = f"{guard}{test})" if guard else test
-        lines.append(f"if {test}: raise fields[{item.name!r}].implausible({value})")
-    return lines
+def _kind(item: Field) -> str:
+    if item.code == "s":
+        return "text"
+    if item.count > 1:
+        return "run"
+    if item.swapped:
+        return "swapped"
+    if item.is_float:
+        return "float"
+    return "plain" if item.divisor == 1 else "scaled"
 
 
-def _run_conversion(item: Field, raw: str, value: str) -> list[str]:
-    """Source lines for a run of values (cell voltages, resistances)."""
-    lines = [f"{value} = {raw}"]
-    check = f"fields[{item.name!r}]"
-    low, high = _raw_limits(item)
-    if item.code == "f":
-        lines.append(f"{value} = tuple([round(e, {_FLOAT_DIGITS}) for e in {value}])")
-        if item.valid is not None:
-            lines.append(
-                f"if not all([{low!r} <= e <= {high!r} for e in {value}]): "
-                f"fail_run({check}, {value})"
-            )
-        return lines
-    # Integers: checked raw, with C-speed min() and max(), before converting.
-    tests = [f"min({value}) < {low!r}"] * (low is not None)
-    tests += [f"max({value}) > {high!r}"] * (high is not None)
-    if tests:
-        lines.append(
-            f"if {value} and ({' or '.join(tests)}): fail_run({check}, {value})"
+def _pick(indices: Sequence[int]) -> Pick:
+    """A function returning the values at ``indices`` as a tuple (C speed)."""
+    if not indices:
+        return lambda _values: ()
+    if len(indices) == 1:
+        (only,) = indices
+        return lambda values: (values[only],)
+    return itemgetter(*indices)
+
+
+class _SideCheck:
+    """Raw values that must stay at or below (``upper``) or above their bounds."""
+
+    __slots__ = ("bounds", "fields", "pick", "upper")
+
+    @classmethod
+    def of(
+        cls, fields: Sequence[Field], index: Mapping[str, int], *, upper: bool
+    ) -> _SideCheck | None:
+        """The check of the fields with a finite bound on this side, if any.
+
+        A float's upper check also catches NaN, which compares as nothing. A
+        field with an "absent" marker has its lower bound widened to it.
+        """
+        group = []
+        for item in fields:
+            bounds = item.raw_bounds()
+            if bounds is None:
+                continue
+            bound = bounds[upper]
+            if not upper and item.absent is not None:
+                bound = min(bound, item.absent)
+            if math.isfinite(bound) or (upper and item.is_float):
+                group.append((item, bound))
+        if not group:
+            return None
+        return cls(
+            _pick([index[item.name] for item, _ in group]),
+            tuple(bound for _, bound in group),
+            tuple(item for item, _ in group),
+            upper=upper,
         )
-    if item.divisor != 1:
-        lines.append(f"{value} = tuple([e / {item.divisor!r} for e in {value}])")
-    return lines
+
+    def __init__(
+        self, pick: Pick, bounds: Values, fields: tuple[Field, ...], *, upper: bool
+    ) -> None:
+        self.pick, self.bounds, self.fields, self.upper = pick, bounds, fields, upper
+
+    def fail(self, values: Values) -> NoReturn:
+        """Raise for the first value beyond its bound."""
+        picked = self.pick(values)
+        for item, raw, bound in zip(self.fields, picked, self.bounds, strict=True):
+            if not (raw <= bound if self.upper else bound <= raw):
+                raise item.implausible(raw if item.is_float else raw / item.divisor)
+        raise AssertionError("no value beyond its bound")  # pragma: no cover
+
+
+class _AbsentCheck:
+    """Fields whose raw "absent" marker means not fitted: None, not a number."""
+
+    __slots__ = ("fields", "floor", "markers", "pick", "places")
+
+    @classmethod
+    def of(
+        cls, fields: Sequence[Field], index: Mapping[str, int]
+    ) -> _AbsentCheck | None:
+        """The check for the fields that have a marker, if any."""
+        marked = [f for f in fields if f.absent is not None]
+        return cls(marked, [index[f.name] for f in marked]) if marked else None
+
+    def __init__(self, fields: Sequence[Field], positions: Sequence[int]) -> None:
+        self.fields = tuple(zip(fields, positions, strict=True))
+        self.pick = _pick(positions)
+        self.markers = {f.absent for f in fields}
+        # The side check let values down to the marker pass: below the
+        # smallest valid raw value, look closer.
+        self.floor = min((f.raw_bounds() or (-math.inf, 0))[0] for f in fields)
+        self.places: tuple[int, ...] = ()
+
+    def locate(self, produced: Sequence[Field]) -> None:
+        """Learn where the fields end up among the converted values."""
+        self.places = tuple(produced.index(item) for item, _ in self.fields)
+
+    def check(self, values: Values) -> None:
+        """Refuse a value below its range that is not the marker."""
+        for item, position in self.fields:
+            raw = values[position]
+            bounds = item.raw_bounds()
+            if raw != item.absent and bounds is not None and raw < bounds[0]:
+                raise item.implausible(raw / item.divisor)
+
+    def replace(self, values: Values, converted: list[Any]) -> None:
+        """Markers become None in the converted values."""
+        if self.markers.isdisjoint(self.pick(values)):
+            return
+        for (item, position), place in zip(self.fields, self.places, strict=True):
+            if values[position] == item.absent:
+                converted[place] = None
+
+
+class _Run:
+    """A run of values sized by its mask field: cells, resistances."""
+
+    __slots__ = (
+        "checks_high",
+        "checks_low",
+        "divisor",
+        "first",
+        "high",
+        "item",
+        "low",
+        "mask_at",
+        "slots",
+    )
+
+    def __init__(
+        self, item: Field, index: Mapping[str, int], table: Mapping[str, Field]
+    ) -> None:
+        if item.length_from and table[item.length_from].count != 1:
+            raise ValueError(f"{item.name}: its length field must be one value")
+        self.item, self.first, self.slots = item, index[item.name], item.count
+        self.divisor = item.divisor
+        self.mask_at = index.get(item.length_from or "")
+        low, high = item.raw_bounds() or (-math.inf, math.inf)
+        self.low, self.high = low, high
+        # Whole numbers are checked only on a side their type can cross.
+        self.checks_low, self.checks_high = math.isfinite(low), math.isfinite(high)
+
+    def raws(self, values: Values) -> Values:
+        """The run's raw values, as many as its mask says."""
+        count = self.slots
+        if self.mask_at is not None:
+            count = min(values[self.mask_at].bit_length(), count)
+        return values[self.first : self.first + count]
+
+    def check(self, values: Values) -> None:
+        """Refuse a value outside the range (floats one by one: NaN too)."""
+        raws = self.raws(values)
+        if not raws:
+            return
+        low, high = self.low, self.high
+        if self.item.is_float:
+            if not (
+                all(map(le, repeat(low), raws)) and all(map(le, raws, repeat(high)))
+            ):
+                _fail_run(self.item, raws)
+        elif (self.checks_high and max(raws) > high) or (
+            self.checks_low and min(raws) < low
+        ):
+            _fail_run(self.item, raws)
+
+    def convert(self, values: Values) -> Values:
+        """The run's physical values."""
+        raws = self.raws(values)
+        if self.item.is_float:
+            return tuple([round(raw, FLOAT_DIGITS) for raw in raws])
+        divisor = self.divisor
+        return raws if divisor == 1 else tuple([raw / divisor for raw in raws])
+
+
+def _texts(indices: Sequence[int]) -> Pick:
+    pick = _pick(indices)
+    return lambda values: tuple(map(_text, pick(values)))
 
 
 def _text(raw: bytes) -> str:
@@ -290,17 +523,10 @@ def _text(raw: bytes) -> str:
 def _fail_run(item: Field, raw: Sequence[float]) -> NoReturn:
     """Raise for the first value of a run outside the field's range."""
     low, high = item.valid or (math.nan, math.nan)
-    divisor = 1 if item.code == "f" else item.divisor
+    divisor = 1 if item.is_float else item.divisor
     bad = next(value / divisor for value in raw if not low <= value / divisor <= high)
     raise item.implausible(bad)
 
 
-def _to_raw(item: Field, value: Any) -> int | float:
-    if value is None:
-        return item.absent if item.absent is not None else 0
-    if item.code == "f":
-        return float(value)
-    raw = round(float(value) * item.divisor)
-    if item.big_endian:
-        raw = int.from_bytes(raw.to_bytes(item.length, "big"), "little")
-    return raw
+def _swap(item: Field, raw: int) -> int:
+    return int.from_bytes(raw.to_bytes(item.length, "little"), "big")

@@ -14,10 +14,11 @@ JK02_24S, and everything after the resistances 32 bytes later.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
-from .const import FrameType, Protocol
+from .const import RESPONSE_HEADER, FrameType, Protocol
 from .fields import Field, Layout
 
 CELL_VOLTAGE_RANGE: Final = (0.0, 5.0)
@@ -153,12 +154,12 @@ CELL_INFO_JK02_24S: Final = Layout(
         _temperature("temperature_sensor_1", 130),
         _temperature("temperature_sensor_2", 132),
         _temperature("power_tube_temperature", 134),
-        Field("errors_mask", 136, "H", big_endian=True),
+        Field("errors_mask", 136, "H", swapped=True),
         Field("balancing_current", 138, "h", 1000, "A", valid=(-10.0, 10.0)),
         Field("balancing_action", 140, "B", valid=(0, 2)),
         Field("state_of_charge", 141, "B", unit="%", valid=(0, 100)),
         Field("remaining_capacity", 142, "I", 1000, "Ah", valid=(0.0, 20000.0)),
-        Field("nominal_capacity", 146, "I", 1000, "Ah", valid=(0.0, 20000.0)),
+        Field("estimated_capacity", 146, "I", 1000, "Ah", valid=(0.0, 20000.0)),
         Field("cycle_count", 150, "I"),
         Field("state_of_health", 158, "B", unit="%", valid=(0, 100)),
         Field("total_runtime", 162, "I", unit="s"),
@@ -184,12 +185,12 @@ CELL_INFO_JK02_32S: Final = Layout(
         Field("current", 158, "i", 1000, "A", valid=(-2000.0, 2000.0)),
         _temperature("temperature_sensor_1", 162),
         _temperature("temperature_sensor_2", 164),
-        Field("errors_mask", 166, "H", big_endian=True),
+        Field("errors_mask", 166, "H", swapped=True),
         Field("balancing_current", 170, "h", 1000, "A", valid=(-10.0, 10.0)),
         Field("balancing_action", 172, "B", valid=(0, 2)),
         Field("state_of_charge", 173, "B", unit="%", valid=(0, 100)),
         Field("remaining_capacity", 174, "I", 1000, "Ah", valid=(0.0, 20000.0)),
-        Field("nominal_capacity", 178, "I", 1000, "Ah", valid=(0.0, 20000.0)),
+        Field("estimated_capacity", 178, "I", 1000, "Ah", valid=(0.0, 20000.0)),
         Field("cycle_count", 182, "I"),
         Field("state_of_health", 190, "B", unit="%", valid=(0, 100)),
         Field("total_runtime", 194, "I", unit="s"),
@@ -212,6 +213,13 @@ CELL_INFO_LAYOUTS: Final = MappingProxyType(
         Protocol.JK02_32S: CELL_INFO_JK02_32S,
     }
 )
+
+
+def encode_frame(layout: Layout, values: Mapping[str, Any], counter: int = 0) -> bytes:
+    """A checksummed response frame of ``layout`` (for the virtual balancer)."""
+    header = RESPONSE_HEADER + bytes((layout.frame_type, counter & 0xFF))
+    return layout.encode(values, header)
+
 
 # Bits of the JK02 errors mask (bit 0 is the least significant).
 ERROR_BITS: Final = (

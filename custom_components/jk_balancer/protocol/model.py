@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 import re
 from typing import Any, NamedTuple
 
@@ -58,24 +58,18 @@ class DeviceInfo:
 
     def to_dict(self, *, show_passcode: bool = False) -> dict[str, Any]:
         """Return the fields for JSON output; the passcode only when asked."""
-        result: dict[str, Any] = {
-            "vendor_id": self.vendor_id,
-            "hardware_version": self.hardware_version,
-            "software_version": self.software_version,
-            "device_name": self.device_name,
-            "serial_number": self.serial_number,
-            "manufacturing_date": self.manufacturing_date,
-            "uptime": self.uptime,
-            "power_on_count": self.power_on_count,
-        }
-        if show_passcode:
-            result["passcode"] = self.passcode
+        result = asdict(self)
+        if not show_passcode:
+            del result["passcode"]
         return result
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Frame 0x01: the balancer's settings as the device holds them."""
+    """Frame 0x01: the balancer's settings as the device holds them.
+
+    Every field is a setting of the same name (see ``SETTING_SPECS``).
+    """
 
     cell_count: int
     balancer_enabled: bool
@@ -88,24 +82,66 @@ class Settings:
     # JK02 only.
     battery_capacity: float | None
 
+    @classmethod
+    def from_values(cls, values: Any) -> Settings:
+        """Build from a decoded record; fields its layout lacks are None."""
+        found: dict[str, Any] = {
+            f.name: getattr(values, f.name, None) for f in fields(cls)
+        }
+        found["balancer_enabled"] = bool(found["balancer_enabled"])
+        return cls(**found)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the fields for JSON output."""
-        result: dict[str, Any] = {
-            "cell_count": self.cell_count,
-            "balancer_enabled": self.balancer_enabled,
-            "balance_trigger_voltage": self.balance_trigger_voltage,
-            "balance_start_voltage": self.balance_start_voltage,
-            "max_balance_current": self.max_balance_current,
-            "power_off_voltage": self.power_off_voltage,
-            "voltage_calibration": self.voltage_calibration,
-        }
-        if self.battery_capacity is not None:
-            result["battery_capacity"] = self.battery_capacity
-        return result
+        return asdict(self)
+
+
+type Summary = tuple[
+    float | None, float | None, float | None, float | None, int | None, int | None
+]
+_NOTHING_MEASURED: Summary = (None, None, None, None, None, None)
+
+
+def summarize(cells: tuple[float, ...]) -> Summary:
+    """Average, delta, lowest, highest and the numbers (from 1) of those cells.
+
+    The numbers point at the first cell holding the value; the delta is exactly
+    highest minus lowest. All None when no cell was measured.
+    """
+    if not cells:
+        return _NOTHING_MEASURED
+    lowest, highest = min(cells), max(cells)
+    return (
+        sum(cells) / len(cells),
+        highest - lowest,
+        lowest,
+        highest,
+        cells.index(lowest) + 1,
+        cells.index(highest) + 1,
+    )
+
+
+class DeviceFigures(NamedTuple):
+    """The device's own summary bytes of a cell-info frame.
+
+    They lag the cell voltages by a sample, so users see figures derived from
+    the cells; these serve as plausibility checks and show in diagnostics.
+    JK04 sends no min/max cell numbers; JK02 numbers them from 1 here.
+    """
+
+    average_cell_voltage: float
+    delta_cell_voltage: float
+    min_voltage_cell: int | None
+    max_voltage_cell: int | None
 
 
 class CellInfo(NamedTuple):
     """Frame 0x02: measurements, streamed about every 0.5 s.
+
+    Minimum, maximum, their cell numbers (the first cell holding the value),
+    delta and average are derived from the cells of this frame, so a snapshot
+    never contradicts itself. With no cell measured (balance leads unplugged)
+    they are None and ``cell_voltages`` is empty.
 
     A named tuple rather than a dataclass: it is built twice a second per
     device, and a tuple is the cheapest immutable record to build.
@@ -114,77 +150,62 @@ class CellInfo(NamedTuple):
     protocol: Protocol
     cell_voltages: tuple[float, ...]
     cell_resistances: tuple[float, ...]
-    total_voltage: float
-    average_cell_voltage: float
-    delta_cell_voltage: float
-    min_cell_voltage: float
-    max_cell_voltage: float
-    min_voltage_cell: int
-    max_voltage_cell: int
+    # The pack voltage: measured on JK02, the sum of the cells on JK04.
+    total_voltage: float | None
+    average_cell_voltage: float | None
+    delta_cell_voltage: float | None
+    min_cell_voltage: float | None
+    max_cell_voltage: float | None
+    min_voltage_cell: int | None
+    max_voltage_cell: int | None
     balancing: bool
     balancing_current: float
     total_runtime: int
     # Cells (numbered from 1) whose balance wire resistance is too high.
     wire_resistance_warnings: tuple[int, ...]
+    device_figures: DeviceFigures
     # JK02 layouts only (None on JK04; a temperature is None without a probe).
     current: float | None = None
     state_of_charge: int | None = None
     state_of_health: int | None = None
     remaining_capacity: float | None = None
-    nominal_capacity: float | None = None
+    # The BMS's present estimate of the pack's full capacity (not the nominal
+    # capacity the user set, which is the battery_capacity setting).
+    estimated_capacity: float | None = None
     cycle_count: int | None = None
     temperature_sensor_1: float | None = None
     temperature_sensor_2: float | None = None
     power_tube_temperature: float | None = None
+    # JK BMS: whether its charge and discharge MOSFETs conduct.
     charging: bool | None = None
     discharging: bool | None = None
     errors: tuple[str, ...] = ()
 
     @property
     def cell_count(self) -> int:
-        """Number of connected cells."""
+        """Number of cells measured."""
         return len(self.cell_voltages)
 
     @property
     def power(self) -> float | None:
         """Pack power in W (positive while charging), where current is known."""
-        if self.current is None:
+        if self.current is None or self.total_voltage is None:
             return None
         return round(self.total_voltage * self.current, 3)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields for JSON output."""
-        result: dict[str, Any] = {
-            "cell_voltages": list(self.cell_voltages),
-            "cell_resistances": list(self.cell_resistances),
-            "total_voltage": self.total_voltage,
-            "average_cell_voltage": self.average_cell_voltage,
-            "delta_cell_voltage": self.delta_cell_voltage,
-            "min_cell_voltage": self.min_cell_voltage,
-            "max_cell_voltage": self.max_cell_voltage,
-            "min_voltage_cell": self.min_voltage_cell,
-            "max_voltage_cell": self.max_voltage_cell,
-            "balancing": self.balancing,
-            "balancing_current": self.balancing_current,
-            "total_runtime": self.total_runtime,
-            "wire_resistance_warnings": list(self.wire_resistance_warnings),
+        """Return the fields for JSON output (every field but the layout)."""
+        return {
+            name: _json_value(value)
+            for name, value in zip(self._fields, self, strict=True)
+            if name != "protocol"
         }
-        if self.protocol.is_jk02:
-            result |= {
-                "current": self.current,
-                "state_of_charge": self.state_of_charge,
-                "state_of_health": self.state_of_health,
-                "remaining_capacity": self.remaining_capacity,
-                "nominal_capacity": self.nominal_capacity,
-                "cycle_count": self.cycle_count,
-                "temperature_sensor_1": self.temperature_sensor_1,
-                "temperature_sensor_2": self.temperature_sensor_2,
-                "power_tube_temperature": self.power_tube_temperature,
-                "charging": self.charging,
-                "discharging": self.discharging,
-                "errors": list(self.errors),
-            }
-        return result
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, DeviceFigures):
+        return value._asdict()
+    return list(value) if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,3 +216,11 @@ class Snapshot:
     device_info: DeviceInfo
     settings: Settings
     cell_info: CellInfo
+
+    @property
+    def cell_count_mismatch(self) -> bool:
+        """Return True when the cells measured differ from the cell-count setting."""
+        return (
+            self.settings.cell_count != self.cell_info.cell_count
+            or "cell_count_mismatch" in self.cell_info.errors
+        )

@@ -1,0 +1,445 @@
+"""Every writable setting, defined once.
+
+A :class:`SettingSpec` names a field of :class:`Settings` and says how it is
+written on each layout (register, encoding, scale), what it accepts (range and
+step, narrowed by the device's model), how users are shown it (unit, such as
+millivolts for the trigger delta) and how a write is confirmed. The number and
+switch entities, the CLI's ``set`` and the virtual balancer all read these
+definitions; nothing about a setting is restated elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+import math
+import struct
+from types import MappingProxyType
+from typing import Final
+
+from .commands import Command, encode_command
+from .const import Protocol
+from .errors import (
+    SettingNotSupportedError,
+    SettingOutOfRangeError,
+    UnknownSettingError,
+)
+from .model import CellInfo, DeviceInfo, Settings, Snapshot
+
+
+class Encoding(Enum):
+    """How a register value is written."""
+
+    FLOAT32 = "<f"
+    UINT8 = "<B"
+    UINT16 = "<H"
+    UINT32 = "<I"
+
+    @property
+    def size(self) -> int:
+        """Bytes on the wire (the command's length byte)."""
+        return struct.calcsize(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """A writable register: address, encoding and the factor to raw units."""
+
+    address: int
+    encoding: Encoding
+    scale: int = 1
+
+    def encode(self, value: float) -> bytes:
+        """Encode a physical value (V, A, count) for this register."""
+        if self.encoding is Encoding.FLOAT32:
+            return struct.pack(self.encoding.value, value)
+        return struct.pack(self.encoding.value, round(value * self.scale))
+
+    def decode(self, data: bytes) -> float:
+        """Decode a written value back into physical units."""
+        (raw,) = struct.unpack(self.encoding.value, data)
+        return float(raw) / self.scale
+
+
+class Confirmation(Enum):
+    """How a write is shown to have taken effect."""
+
+    # The settings frame read back after the write holds the value.
+    READ_BACK = "read_back"
+    # Voltage calibration: the pack voltage the device measures afterwards.
+    PACK_VOLTAGE = "pack_voltage"
+
+
+class ValueKind(Enum):
+    """What kind of value a setting holds."""
+
+    SWITCH = "switch"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Accepted range and resolution of a setting on one device."""
+
+    minimum: float
+    maximum: float
+    step: float
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """A writable setting of the balancer; ``key`` is its Settings field.
+
+    Values are in ``unit`` (SI, as in :class:`Settings`); users see them in
+    ``display_unit``, ``display_scale`` times larger.
+    """
+
+    key: str
+    kind: ValueKind
+    unit: str | None
+    step: float
+    registers: Mapping[Protocol, Register]
+    ranges: Mapping[Protocol, tuple[float, float]]
+    confirmation: Confirmation = Confirmation.READ_BACK
+    description: str = field(default="", compare=False)
+    display_unit: str | None = None
+    display_scale: float = 1
+
+    @property
+    def shown_unit(self) -> str | None:
+        """The unit users see."""
+        return self.display_unit or self.unit
+
+    def to_display(self, value: float) -> float:
+        """A value in the unit users see, rounded to the step (whole: an int)."""
+        decimals = _decimals(self.step * self.display_scale)
+        shown = value * self.display_scale
+        if decimals or not math.isfinite(shown):
+            return round(shown, decimals)
+        return round(shown)
+
+    def from_display(self, value: float) -> float:
+        """A value users entered, in the setting's own unit."""
+        return value / self.display_scale
+
+    def coerce(self, value: float) -> float | bool:
+        """A written number as the Settings field holds it (bool, int, float)."""
+        if self.kind is ValueKind.SWITCH:
+            return bool(value)
+        if self.kind is ValueKind.INTEGER:
+            return round(value)
+        return value
+
+    def supported(self, protocol: Protocol) -> bool:
+        """Return True when the layout has a register for this setting."""
+        return protocol in self.registers
+
+    def widest_range(self) -> tuple[float, float]:
+        """What some layout accepts: outside it no device takes the value."""
+        lows, highs = zip(*self.ranges.values(), strict=True)
+        return min(lows), max(highs)
+
+
+def _decimals(step: float) -> int:
+    return max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 else 0
+
+
+def _by_family[T](jk04: T | None, jk02: T) -> dict[Protocol, T]:
+    """Map JK04 and both JK02 layouts (JK04 left out when None)."""
+    result = {Protocol.JK02_24S: jk02, Protocol.JK02_32S: jk02}
+    return result if jk04 is None else {Protocol.JK04: jk04, **result}
+
+
+_F32 = Encoding.FLOAT32
+_U32 = Encoding.UINT32
+_MILLI = 1000
+
+BALANCER_ENABLED: Final = SettingSpec(
+    "balancer_enabled",
+    ValueKind.SWITCH,
+    None,
+    1,
+    _by_family(Register(0x6C, Encoding.UINT8), Register(0x1F, _U32)),
+    _by_family((0, 1), (0, 1)),
+    description="Balancer on/off",
+)
+BALANCE_TRIGGER_VOLTAGE: Final = SettingSpec(
+    "balance_trigger_voltage",
+    ValueKind.DECIMAL,
+    "V",
+    0.001,
+    _by_family(Register(0x64, _F32), Register(0x06, _U32, _MILLI)),
+    _by_family((0.001, 1.0), (0.003, 1.0)),
+    description="Cell voltage difference above which balancing starts",
+    # The manuals speak of 5 and 10 mV, like the cell difference sensor.
+    display_unit="mV",
+    display_scale=1000,
+)
+BALANCE_START_VOLTAGE: Final = SettingSpec(
+    "balance_start_voltage",
+    ValueKind.DECIMAL,
+    "V",
+    0.01,
+    {
+        Protocol.JK04: Register(0x58, _F32),
+        Protocol.JK02_24S: Register(0x26, _U32, _MILLI),
+        Protocol.JK02_32S: Register(0x22, _U32, _MILLI),
+    },
+    _by_family((1.0, 4.5), (1.2, 4.25)),
+    description="Balancing only when the highest cell is above this voltage",
+)
+MAX_BALANCE_CURRENT: Final = SettingSpec(
+    "max_balance_current",
+    ValueKind.DECIMAL,
+    "A",
+    0.1,
+    _by_family(Register(0x68, _F32), Register(0x13, _U32, _MILLI)),
+    _by_family((0.1, 5.0), (0.1, 5.0)),
+    description="Balance current (the model's rating is the upper limit)",
+)
+CELL_COUNT: Final = SettingSpec(
+    "cell_count",
+    ValueKind.INTEGER,
+    None,
+    1,
+    _by_family(Register(0x1C, Encoding.UINT16), Register(0x1C, _U32)),
+    {Protocol.JK04: (2, 24), Protocol.JK02_24S: (2, 24), Protocol.JK02_32S: (2, 32)},
+    description="Number of cells wired to the balancer",
+)
+POWER_OFF_VOLTAGE: Final = SettingSpec(
+    "power_off_voltage",
+    ValueKind.DECIMAL,
+    "V",
+    0.01,
+    _by_family(Register(0x20, _F32), Register(0x0B, _U32, _MILLI)),
+    _by_family((1.2, 4.25), (1.2, 4.25)),
+    description="Cell voltage below which the device switches off",
+)
+VOLTAGE_CALIBRATION: Final = SettingSpec(
+    "voltage_calibration",
+    ValueKind.DECIMAL,
+    "V",
+    0.01,
+    {
+        # JK04 takes the ADC reference voltage, scaled from the measured pack.
+        Protocol.JK04: Register(0x44, _F32),
+        Protocol.JK02_24S: Register(0x21, _U32, _MILLI),
+        Protocol.JK02_32S: Register(0x64, _U32, _MILLI),
+    },
+    # Replaced per device by a window around the voltage it measures now.
+    _by_family((1.0, 160.0), (1.0, 160.0)),
+    Confirmation.PACK_VOLTAGE,
+    description="Pack voltage measured with a meter",
+)
+BATTERY_CAPACITY: Final = SettingSpec(
+    "battery_capacity",
+    ValueKind.INTEGER,
+    "Ah",
+    1,
+    _by_family(None, Register(0x20, _U32, _MILLI)),
+    _by_family(None, (1, 2000)),
+    description="Nominal battery capacity",
+)
+
+SETTING_SPECS: Final = MappingProxyType(
+    {
+        spec.key: spec
+        for spec in (
+            BALANCER_ENABLED,
+            BALANCE_TRIGGER_VOLTAGE,
+            BALANCE_START_VOLTAGE,
+            MAX_BALANCE_CURRENT,
+            CELL_COUNT,
+            POWER_OFF_VOLTAGE,
+            VOLTAGE_CALIBRATION,
+            BATTERY_CAPACITY,
+        )
+    }
+)
+if set(SETTING_SPECS) != {f.name for f in fields(Settings)}:  # pragma: no cover
+    raise RuntimeError("every Settings field is a setting and vice versa")
+
+# A calibration further than this from what the device measures is a typo.
+CALIBRATION_WINDOW: Final = 0.10
+# Accepted difference between the entered and the afterwards measured pack voltage.
+CALIBRATION_TOLERANCE: Final = 0.01
+
+
+def get_spec(key: str) -> SettingSpec:
+    """Return the setting named ``key``."""
+    try:
+        return SETTING_SPECS[key]
+    except KeyError:
+        raise UnknownSettingError(
+            f"unknown setting {key!r}; known: {', '.join(SETTING_SPECS)}", setting=key
+        ) from None
+
+
+def spec_for_register(protocol: Protocol, command: Command) -> SettingSpec | None:
+    """The setting a write command addresses on ``protocol``, if any."""
+    for spec in SETTING_SPECS.values():
+        register = spec.registers.get(protocol)
+        if (
+            register is not None
+            and register.address == command.command
+            and register.encoding.size == len(command.value)
+        ):
+            return spec
+    return None
+
+
+def setting_limits(
+    spec: SettingSpec,
+    protocol: Protocol,
+    device_info: DeviceInfo | None = None,
+    cell_info: CellInfo | None = None,
+) -> Limits:
+    """Return the range this device accepts for the setting."""
+    if not spec.supported(protocol):
+        raise SettingNotSupportedError(
+            f"{spec.key} cannot be written on {protocol} devices",
+            setting=spec.key,
+            protocol=str(protocol),
+        )
+    low, high = spec.ranges[protocol]
+    if spec is MAX_BALANCE_CURRENT and device_info is not None:
+        high = device_info.rated_balance_current or high
+    elif spec is CELL_COUNT and device_info is not None:
+        high = min(high, device_info.model_cells or high)
+    elif spec is VOLTAGE_CALIBRATION:
+        measured = None if cell_info is None else cell_info.total_voltage
+        if not measured or measured <= 0:
+            raise SettingNotSupportedError(
+                "voltage calibration needs a current pack voltage measurement",
+                setting=spec.key,
+                protocol=str(protocol),
+            )
+        low = _round_step(measured * (1 - CALIBRATION_WINDOW), spec.step, math.ceil)
+        high = _round_step(measured * (1 + CALIBRATION_WINDOW), spec.step, math.floor)
+    return Limits(low, high, spec.step)
+
+
+def _round_step(value: float, step: float, rounding: Callable[[float], int]) -> float:
+    return round(rounding(round(value / step, 6)) * step, 6)
+
+
+def check_value(spec: SettingSpec, value: float | bool, limits: Limits) -> float:
+    """The value snapped to the setting's step, or SettingOutOfRangeError.
+
+    NaN, infinities and values beyond the limits are refused before any
+    arithmetic that could fail on them.
+    """
+    number = float(value)
+    if not math.isfinite(number) or not (
+        limits.minimum - 1e-9 <= number <= limits.maximum + 1e-9
+    ):
+        raise _out_of_range(spec, number, limits)
+    if spec.kind is not ValueKind.DECIMAL and number != int(number):
+        raise _out_of_range(spec, number, limits)
+    # Snap to the setting's resolution so 3.4500000001 is written as 3.45.
+    snapped = round(round(number / spec.step) * spec.step, 6)
+    return min(max(snapped, limits.minimum), limits.maximum)
+
+
+def check_plausible(spec: SettingSpec, value: float | bool) -> float:
+    """Refuse a value no device of any layout would take (nothing connected)."""
+    low, high = spec.widest_range()
+    return check_value(spec, value, Limits(low, high, spec.step))
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """A validated write: the command to send and the value to expect."""
+
+    spec: SettingSpec
+    value: float
+    command: bytes
+
+
+def prepare_write(
+    key: str,
+    value: float | bool,
+    protocol: Protocol,
+    *,
+    device_info: DeviceInfo | None = None,
+    settings: Settings | None = None,
+    cell_info: CellInfo | None = None,
+) -> PreparedWrite:
+    """Validate a new value and build its command; nothing is sent.
+
+    Raises SettingOutOfRangeError (with the accepted range) for a value the
+    device would not accept, including NaN and infinities.
+    """
+    spec = get_spec(key)
+    number = check_value(
+        spec, value, setting_limits(spec, protocol, device_info, cell_info)
+    )
+    register = spec.registers[protocol]
+    raw = number
+    if spec is VOLTAGE_CALIBRATION and protocol is Protocol.JK04:
+        # JK04 wants its ADC reference: scale the present one by measured/shown.
+        if settings is None or settings.voltage_calibration is None:
+            raise SettingNotSupportedError(
+                "voltage calibration needs the device's settings first",
+                setting=spec.key,
+                protocol=str(protocol),
+            )
+        assert cell_info is not None  # setting_limits demanded it
+        assert cell_info.total_voltage is not None
+        raw = settings.voltage_calibration * number / cell_info.total_voltage
+    payload = register.encode(raw)
+    return PreparedWrite(spec, number, encode_command(register.address, payload))
+
+
+def validate_write(snapshot: Snapshot, key: str, value: float | bool) -> PreparedWrite:
+    """Check a new value against the device as it is now; nothing is sent."""
+    return prepare_write(
+        key,
+        value,
+        snapshot.protocol,
+        device_info=snapshot.device_info,
+        settings=snapshot.settings,
+        cell_info=snapshot.cell_info,
+    )
+
+
+def _out_of_range(
+    spec: SettingSpec, value: float, limits: Limits
+) -> SettingOutOfRangeError:
+    """The error names values in the unit users see; its reason in ``unit``."""
+    unit = f" {spec.unit}" if spec.unit else ""
+    shown = spec.shown_unit or ""
+
+    def show(number: float) -> str:
+        return f"{spec.to_display(number):g}"
+
+    return SettingOutOfRangeError(
+        f"{spec.key} {value:g}{unit} is outside {limits.minimum:g}..{limits.maximum:g}"
+        f"{unit}; nothing was sent",
+        setting=spec.key,
+        value=show(value),
+        min=show(limits.minimum),
+        max=show(limits.maximum),
+        unit=shown,
+    )
+
+
+def held_value(
+    spec: SettingSpec, settings: Settings, cell_info: CellInfo | None
+) -> float | None:
+    """Return the value the device holds now, in the setting's own terms."""
+    if spec.confirmation is Confirmation.PACK_VOLTAGE:
+        return cell_info.total_voltage if cell_info is not None else None
+    current = getattr(settings, spec.key)
+    return None if current is None else float(current)
+
+
+def is_confirmed(write: PreparedWrite, held: float | None) -> bool:
+    """Return True when the value the device holds matches the written one."""
+    if held is None:
+        return False
+    if write.spec.confirmation is Confirmation.PACK_VOLTAGE:
+        return abs(held - write.value) <= write.value * CALIBRATION_TOLERANCE
+    return abs(held - write.value) <= write.spec.step / 2
