@@ -172,6 +172,7 @@ class VirtualBalancer:
         self.runtime_base = 86_400.0
         self.cycle_count = 3
         self.powered = True
+        self.leads_plugged = True
         self.link: Link | None = None
         self.last_measurement: Measurement | None = None
         # Every command the device received, and the settings writes it took.
@@ -368,13 +369,13 @@ class VirtualBalancer:
         count = self.settings.cell_count
         wired = len(self.pack.cells)
         measured = [v * self.calibration for v in self.pack.measured_voltages()]
-        # Taps above the wired cells read nothing.
-        voltages = (measured + [0.0] * count)[:count]
+        # Taps above the wired cells read nothing; unplugged leads, no cell.
+        voltages = (measured + [0.0] * count)[:count] if self.leads_plugged else []
         if self.protocol.is_jk02:
             voltages = [round(v, 3) for v in voltages]
         resistances = [cell.wire_resistance for cell in self.pack.cells][:count]
         resistances += [0.0] * (count - len(resistances))
-        present = [v for v in voltages if v > 0]
+        present = [v for v in voltages if v > 0] or [0.0]
         highest, lowest = max(present), min(present)
         self.last_measurement = Measurement(
             voltages,
@@ -386,11 +387,11 @@ class VirtualBalancer:
         values: dict[str, Any] = {
             "cell_voltages": voltages,
             "cell_resistances": resistances,
-            "connected_cells_mask": (1 << count) - 1,
+            "connected_cells_mask": (1 << len(voltages)) - 1,
             "average_cell_voltage": sum(present) / len(present),
             "delta_cell_voltage": highest - lowest,
-            "max_voltage_cell_index": voltages.index(highest),
-            "min_voltage_cell_index": voltages.index(lowest),
+            "max_voltage_cell_index": voltages.index(highest) if voltages else 0,
+            "min_voltage_cell_index": voltages.index(lowest) if voltages else 0,
             "balancing_action": 2 if self.pack.balancing else 0,
             "balancing_current": self.pack.balance_current,
             "total_runtime": int(self.runtime_base + self._real_elapsed()),
@@ -411,7 +412,7 @@ class VirtualBalancer:
             for index, cell in enumerate(self.pack.cells[:count])
             if cell.wire_resistance > WIRE_RESISTANCE_LIMIT
         )
-        errors = (1 << 10) if count != wired else 0  # cell count mismatch
+        errors = (1 << 10) if len(voltages) != wired else 0  # cell count mismatch
         errors |= (1 << 8) if warnings else 0  # wire resistance
         return {
             "total_voltage": sum(voltages),
@@ -464,7 +465,9 @@ class VirtualBalancer:
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` of simulated time pass for the pack and the balancer."""
         self.runtime_base += seconds
-        enabled = self.settings.balancer_enabled and self.available
+        enabled = (
+            self.settings.balancer_enabled and self.available and self.leads_plugged
+        )
         self.pack.advance(seconds, replace(self.settings, balancer_enabled=enabled))
 
     # -- faults --------------------------------------------------------------
@@ -509,6 +512,10 @@ class VirtualBalancer:
         self.powered = powered
         if not powered and self.link is not None:
             self._drop(self.link)
+
+    def unplug_balance_leads(self, unplugged: bool = True) -> None:
+        """Pull the balance connector: the device measures no cell."""
+        self.leads_plugged = not unplugged
 
     def change_settings(self, **changes: Any) -> None:
         """Change settings on the device itself, as the vendor app would."""

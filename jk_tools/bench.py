@@ -2,11 +2,13 @@
 
 ``decode``    cost per cell-info frame of the real captures, ours next to
               aiobmsble's Jikong decoder (installed by ``scripts/bench``);
+``memory``    peak memory of ``jk-balancer decode`` on 2 MB and 80 MB files;
 ``snapshot``  connected to first snapshot against the virtual balancer at the
               real devices' pace, next to the official app in the btsnoop logs;
 ``cost``      Home Assistant with 10 virtual 24-cell balancers for a simulated
               hour: CPU seconds and state changes;
-``slots``     6 balancers, one proxy with 3 connection slots, connect per update.
+``slots``     balancers sharing one proxy's connection slots, connecting per update
+              (``--balancers``, ``--slots``, ``--interval``, ``--minutes``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import os
 from pathlib import Path
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Final
 
@@ -42,6 +46,7 @@ from custom_components.jk_balancer.protocol import (
     JKBalancerClient,
     Protocol,
     Request,
+    check_cell_info,
     decode_cell_info,
     decode_device_info,
     detect_protocol,
@@ -62,7 +67,7 @@ from .simulation import Simulation, quiet_logging, run_simulation
 ROOT: Final = Path(__file__).resolve().parents[1]
 # scripts/bench installs the peer here, away from Home Assistant's packages.
 PEER_PATH: Final = ROOT / ".bench" / "aiobmsble"
-SECTIONS: Final = ("decode", "snapshot", "cost", "slots")
+SECTIONS: Final = ("decode", "memory", "snapshot", "cost", "slots")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +81,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--hours", type=float, default=1.0, help="simulated hours for 'cost'"
     )
+    parser.add_argument(
+        "--balancers", type=int, default=6, help="balancers for 'slots'"
+    )
+    parser.add_argument(
+        "--slots", type=int, default=3, help="proxy connection slots for 'slots'"
+    )
+    parser.add_argument(
+        "--interval",
+        type=int,
+        default=DEFAULT_UPDATE_INTERVAL,
+        help="update interval (s) for 'slots'",
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=30.0, help="simulated minutes for 'slots'"
+    )
     args = parser.parse_args(argv)
     if unknown := set(args.sections) - set(SECTIONS):
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
@@ -85,12 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         if section == "decode":
             bench_decode()
+        elif section == "memory":
+            bench_memory()
         elif section == "snapshot":
             bench_snapshot()
         elif section == "cost":
             bench_cost(args.hours)
         else:
-            bench_slots()
+            bench_slots(args.minutes, args.balancers, args.slots, args.interval)
     return 0
 
 
@@ -245,7 +267,12 @@ def count_values(decoded: object) -> int:
 
 
 def bench_decode() -> None:
-    """Cell-info decode cost on the real frames, side by side with the peer."""
+    """Cell-info decode cost on the real frames, side by side with the peer.
+
+    Ours twice: as the integration does for every frame of the stream (every
+    field checked; converted into the record only when it is read), and
+    checked and converted, every value.
+    """
     print("== Decode: one cell-info frame, real frames from the captures")
     if not CAPTURES.is_dir():
         print(f"   skipped: no captures at {CAPTURES} (set JK_CAPTURES)")
@@ -257,28 +284,93 @@ def bench_decode() -> None:
         if not sample:
             continue
 
-        def ours(real: RealFrame, protocol: Protocol = protocol) -> CellInfo:
+        def checked(real: RealFrame, protocol: Protocol = protocol) -> object:
+            return check_cell_info(real.frame, protocol)
+
+        def converted(real: RealFrame, protocol: Protocol = protocol) -> CellInfo:
             return decode_cell_info(real.frame, protocol)
 
-        decoders: dict[str, Callable[[RealFrame], object]] = {"ours": ours}
+        decoders: dict[str, Callable[[RealFrame], object]] = {
+            "ours, per frame": checked,
+            "ours, every value": converted,
+        }
         if peer is not None and protocol.is_jk02:
             decoders["aiobmsble"] = peer
         timings = time_per_frame(decoders, sample)
         print(f"   {protocol.value}: {len(sample)} distinct real frames")
         for name, timing in timings.items():
-            values = count_values(decoders[name](sample[0]))
+            # Counted from what each hands its user once everything is read.
+            reader = decoders[
+                "aiobmsble" if name == "aiobmsble" else "ours, every value"
+            ]
             print(
-                f"     {name:<10} mean {timing.mean_us:6.2f} us, median "
-                f"{timing.median_us:6.2f} us per frame; {values} values per frame"
+                f"     {name:<18} mean {timing.mean_us:6.2f} us, median "
+                f"{timing.median_us:6.2f} us per frame; "
+                f"{count_values(reader(sample[0]))} values per frame"
             )
         if "aiobmsble" in timings:
-            ratio = timings["aiobmsble"].mean_us / timings["ours"].mean_us
-            median_ratio = timings["aiobmsble"].median_us / timings["ours"].median_us
-            print(f"     ours is {ratio:.1f}x faster (median {median_ratio:.1f}x)")
+            for ours in ("ours, per frame", "ours, every value"):
+                ratio = timings["aiobmsble"].mean_us / timings[ours].mean_us
+                median = timings["aiobmsble"].median_us / timings[ours].median_us
+                print(f"     {ours}: {ratio:.1f}x faster (median {median:.1f}x)")
         elif protocol.is_jk02:
             print(f"     aiobmsble is not installed in {PEER_PATH}: run scripts/bench")
         else:
-            print("     (no Python peer decodes JK04 frames: absolute figure only)")
+            print("     (no Python peer decodes JK04 frames: absolute figures only)")
+
+
+def bench_memory(sizes_mb: Sequence[int] = (2, 80)) -> None:
+    """Peak memory of ``jk-balancer decode`` on hex files of growing size.
+
+    Each file repeats the real frames of the captures; each decode runs in its
+    own process, whose peak resident memory is reported.
+    """
+    print("== Memory: jk-balancer decode of a hex frame file (output discarded)")
+    if not CAPTURES.is_dir():
+        print(f"   skipped: no captures at {CAPTURES} (set JK_CAPTURES)")
+        return
+    lines = [
+        frame.raw.hex(" ") + "\n"
+        for path in capture_files()
+        for _, frame in load_frames(path).frames
+    ]
+    block = "".join(lines).encode()
+    peaks: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="jk-bench-") as folder:
+        for size in sizes_mb:
+            path = Path(folder) / f"{size}mb.hex"
+            with path.open("wb") as handle:
+                for _ in range(max(1, size * 2**20 // len(block))):
+                    handle.write(block)
+            peaks[size] = _peak_mib(
+                [sys.executable, "-m", "jk_tools.cli", "decode", str(path)]
+            )
+            frames = path.stat().st_size // len(lines[0])
+            print(
+                f"   {path.stat().st_size / 2**20:6.1f} MiB, about {frames:,} frames: "
+                f"peak {peaks[size]:.1f} MiB"
+            )
+    first, last = sizes_mb[0], sizes_mb[-1]
+    print(
+        f"   {last} MB needs {peaks[last] - peaks[first]:+.1f} MiB more than {first} MB"
+    )
+
+
+def _peak_mib(command: list[str]) -> float:
+    """Peak resident memory of ``command``, measured by a process of its own."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-c", probe, *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return int(result.stdout.strip()) / 1024  # KiB on Linux
 
 
 # -- connected to first snapshot ---------------------------------------------------
@@ -461,12 +553,14 @@ def bench_cost(hours: float, balancers: int = 10) -> None:
 # -- connection slots --------------------------------------------------------------
 
 
-async def _slots(sim: Simulation, minutes: float, balancers: int) -> None:
+async def _slots(
+    sim: Simulation, minutes: float, balancers: int, interval: int
+) -> None:
     devices = [
         sim.add_device("jk-b2a16s", f"Shed {number + 1}") for number in range(balancers)
     ]
     for device in devices:
-        await sim.add_entry(device, ConnectionMode.PER_UPDATE)
+        await sim.add_entry(device, ConnectionMode.PER_UPDATE, interval)
     updates: dict[str, list[float]] = {device.address: [] for device in devices}
     failures: dict[str, int] = dict.fromkeys(updates, 0)
 
@@ -485,7 +579,7 @@ async def _slots(sim: Simulation, minutes: float, balancers: int) -> None:
             coordinator.async_add_listener(updated)
         )
 
-    # As after a restart of Home Assistant: all six start at the same moment.
+    # As after a restart of Home Assistant: all of them start at the same moment.
     start = sim.now
     sim.loop.fast_forward = True
     await asyncio.gather(
@@ -509,22 +603,29 @@ async def _slots(sim: Simulation, minutes: float, balancers: int) -> None:
             f"{failures[device.address]} failed, "
             f"longest interval {max(intervals):.1f} s"
         )
-    print(
-        f"   every balancer updated; worst interval {worst:.1f} s "
-        f"(update interval {DEFAULT_UPDATE_INTERVAL} s), "
-        f"{sim.radio.connection_attempts} connections made"
-        if all(updates.values())
-        else "   NOT every balancer updated"
+    stale = [d.name for d in devices if not updates[d.address]]
+    estimate = sim.coordinator(devices[0]).turns.sustainable_interval(
+        devices[0].address
     )
+    print(
+        f"   {'every balancer updated' if not stale else 'NOT every balancer updated'}"
+        f"; worst interval: {worst:.0f} s (update interval {interval} s; the "
+        f"options dialog estimates {estimate} s), "
+        f"{sim.radio.connection_attempts} connections made"
+    )
+    if stale:
+        print(f"   never updated: {', '.join(stale)}")
 
 
-def bench_slots(minutes: float = 60, balancers: int = 6, slots: int = 3) -> None:
-    """Six balancers share a proxy with three connection slots."""
+def bench_slots(
+    minutes: float = 30, balancers: int = 6, slots: int = 3, interval: int = 30
+) -> None:
+    """Balancers sharing one proxy's connection slots, connecting per update."""
     print(
         f"== Connection slots: {balancers} balancers, one proxy with {slots} slots, "
-        f"connect per update, {minutes:g} simulated minutes"
+        f"connect per update every {interval} s, {minutes:g} simulated minutes"
     )
-    run_simulation(lambda sim: _slots(sim, minutes, balancers), slots=slots)
+    run_simulation(lambda sim: _slots(sim, minutes, balancers, interval), slots=slots)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,7 @@ class Simulation:
         self,
         device: VirtualBalancer,
         connection_mode: ConnectionMode = ConnectionMode.PERSISTENT,
+        update_interval: int = DEFAULT_UPDATE_INTERVAL,
     ) -> ConfigEntry:
         """Add ``device`` as a user would: user step, password, then options."""
         flow = self.hass.config_entries.flow
@@ -165,13 +166,16 @@ class Simulation:
             raise RuntimeError(f"adding {device.name} failed: {result}")
         entry: ConfigEntry = result["result"]
         await self.hass.async_block_till_done()
-        if connection_mode is not ConnectionMode.PERSISTENT:
+        if (connection_mode, update_interval) != (
+            ConnectionMode.PERSISTENT,
+            DEFAULT_UPDATE_INTERVAL,
+        ):
             options = self.hass.config_entries.options
             result = await options.async_init(entry.entry_id)
             await options.async_configure(
                 result["flow_id"],
                 {
-                    CONF_UPDATE_INTERVAL: DEFAULT_UPDATE_INTERVAL,
+                    CONF_UPDATE_INTERVAL: update_interval,
                     CONF_CONNECTION_MODE: connection_mode,
                 },
             )

@@ -314,7 +314,8 @@ class Soak:
             await self.sim.hass.services.async_call(
                 "number",
                 "set_value",
-                {"entity_id": entity_id, "value": round(held + 0.002, 3)},
+                # The entity shows the trigger in mV: 2 mV more.
+                {"entity_id": entity_id, "value": round(held * 1000) + 2},
                 blocking=True,
             )
         except HomeAssistantError as err:
@@ -322,8 +323,10 @@ class Soak:
                 f"the write failed after {self.sim.now - attempted:.1f} s: "
                 f'"{err}" (translation key {err.translation_key})'
             )
-            if err.translation_key is None:
-                self.problems.append("the failed write has no translated message")
+            if err.translation_key != "write_unreachable":
+                self.problems.append(
+                    f"the failed write was not refused as unreachable: {err}"
+                )
         else:
             self.problems.append("a write to a vanished device did not fail")
         if (
@@ -342,7 +345,7 @@ class Soak:
                 f"{now_shown.state}"
             )
         fault.notes.append(
-            f"device still holds {held:g} V, entity shows "
+            f"device still holds {held * 1000:g} mV, entity shows "
             f"{now_shown.state if now_shown else 'nothing'}"
         )
         await self.sim.run_for(seconds)

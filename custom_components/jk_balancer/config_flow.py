@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import logging
+import math
 from typing import Any
 
 from homeassistant.components.bluetooth import (
@@ -53,6 +54,7 @@ from .protocol import (
     UnsupportedDeviceError,
     is_jk_advertisement,
 )
+from .slots import async_get_turns
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -241,18 +243,20 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
             ble_device,
             protocol=None if protocol == PROTOCOL_AUTO else Protocol(protocol),
         )
-        try:
-            snapshot = await client.connect()
-            correct = client.verify_password(password)
-        except (UnsupportedDeviceError, ProtocolDetectionError):
-            return {"base": "not_supported"}, None
-        except JKError:
-            return {"base": "cannot_connect"}, None
-        except Exception:
-            _LOGGER.exception("Unexpected error while checking %s", address)
-            return {"base": "unknown"}, None
-        finally:
-            await client.disconnect()
+        # Balancers connecting for each update may hold every slot now.
+        async with async_get_turns(self.hass).turn(address):
+            try:
+                snapshot = await client.connect()
+                correct = client.verify_password(password)
+            except (UnsupportedDeviceError, ProtocolDetectionError):
+                return {"base": "not_supported"}, None
+            except JKError:
+                return {"base": "cannot_connect"}, None
+            except Exception:
+                _LOGGER.exception("Unexpected error while checking %s", address)
+                return {"base": "unknown"}, None
+            finally:
+                await client.disconnect()
         if not correct:
             return {"base": "invalid_auth"}, None
         return {}, snapshot
@@ -265,14 +269,22 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show and store the options."""
+        errors: dict[str, str] = {}
+        options = dict(self.config_entry.options)
         if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    CONF_UPDATE_INTERVAL: int(user_input[CONF_UPDATE_INTERVAL]),
-                    CONF_CONNECTION_MODE: user_input[CONF_CONNECTION_MODE],
-                }
-            )
-        options = self.config_entry.options
+            interval = user_input[CONF_UPDATE_INTERVAL]
+            # NaN and infinities pass the selector's range check.
+            if not math.isfinite(interval):
+                errors[CONF_UPDATE_INTERVAL] = "not_a_number"
+            else:
+                return self.async_create_entry(
+                    data={
+                        CONF_UPDATE_INTERVAL: int(interval),
+                        CONF_CONNECTION_MODE: user_input[CONF_CONNECTION_MODE],
+                    }
+                )
+            options |= user_input
+        address = self.config_entry.data[CONF_ADDRESS]
         schema = vol.Schema(
             {
                 vol.Required(
@@ -301,4 +313,14 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
                 ),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={
+                "name": self.config_entry.title,
+                "sustainable": str(
+                    async_get_turns(self.hass).sustainable_interval(address)
+                ),
+            },
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from unittest.mock import patch
 
 from homeassistant.components.bluetooth import async_last_service_info
@@ -230,3 +231,31 @@ async def test_manual_entry_for_a_configured_address_aborts(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_devices_found"
+
+
+async def test_options_name_the_device_and_tell_the_interval_slots_sustain(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    proxy.radio.slots = 1
+    devices = [proxy.add(name=f"Shed {number}") for number in (1, 2, 3)]
+    entries = [
+        await setup_entry(hass, device, options={CONF_CONNECTION_MODE: "per_update"})
+        for device in devices
+    ]
+    result = await hass.config_entries.options.async_init(entries[0].entry_id)
+    placeholders = result["description_placeholders"]
+    assert placeholders["name"] == "Shed 1"
+    # Three balancers taking turns at one slot: each needs three turns' time.
+    turns = entries[0].runtime_data.turns
+    assert int(placeholders["sustainable"]) == turns.sustainable_interval(
+        devices[0].address
+    )
+    assert int(placeholders["sustainable"]) >= 1
+    # NaN gets past the selector's range check; the dialog says what is wrong.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_UPDATE_INTERVAL: math.nan, CONF_CONNECTION_MODE: "per_update"},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_UPDATE_INTERVAL: "not_a_number"}
+    assert entries[0].options == {CONF_CONNECTION_MODE: "per_update"}

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from unittest.mock import patch
 
 import bleak_retry_connector
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.switch import SERVICE_TURN_OFF, SERVICE_TURN_ON
-from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, Platform
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    Platform,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
@@ -364,3 +375,89 @@ async def test_cell_sensors_follow_the_cell_count(
     )
     await next_update(hass)
     assert hass.states.get("sensor.jk_b5a24s_cell_16_voltage") is not None
+
+
+@pytest.mark.parametrize("profile", ["jk-b2a16s", "jk-pb2a16s20p"])
+async def test_a_balancer_measuring_no_cells_is_shown_not_hidden(
+    hass: HomeAssistant,
+    proxy: Proxy,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+    profile: str,
+) -> None:
+    device = proxy.add(profile)
+    entry = await setup_entry(hass, device)
+    prefix = profile.replace("-", "_")
+    device.unplug_balance_leads()
+    await next_update(hass)
+    # The device is there: what it still measures is published ...
+    assert state_value(hass, f"sensor.{prefix}_total_runtime") != STATE_UNAVAILABLE
+    assert state_value(hass, f"binary_sensor.{prefix}_cell_count_mismatch") == STATE_ON
+    # ... the cells it does not measure are unavailable, not removed.
+    for key in ("cell_1_voltage", "cell_16_voltage", "cell_voltage_difference"):
+        assert state_value(hass, f"sensor.{prefix}_{key}") == STATE_UNAVAILABLE, key
+    assert entity_registry.async_get_entity_id(
+        "sensor", "jk_balancer", f"{device.address}-cell_voltage_16"
+    )
+    issue = issue_registry.async_get_issue(
+        "jk_balancer", f"cell_count_mismatch_{entry.entry_id}"
+    )
+    assert issue is not None
+    assert issue.translation_key == "no_cells"
+    assert not issue.is_fixable  # setting 0 cells would fix nothing
+    device.unplug_balance_leads(False)
+    await next_update(hass)
+    assert state_value(hass, f"sensor.{prefix}_cell_16_voltage") != STATE_UNAVAILABLE
+    assert (
+        issue_registry.async_get_issue(
+            "jk_balancer", f"cell_count_mismatch_{entry.entry_id}"
+        )
+        is None
+    )
+
+
+async def test_a_balancer_first_seen_without_cells_gets_its_cell_sensors(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a24s20p", cells=8)
+    device.unplug_balance_leads()
+    await setup_entry(hass, device)
+    # As many as its cell-count setting says, unavailable until measured.
+    assert state_value(hass, "sensor.jk_b2a24s20p_cell_8_voltage") == (
+        STATE_UNAVAILABLE
+    )
+    assert hass.states.get("sensor.jk_b2a24s20p_cell_9_voltage") is None
+    device.unplug_balance_leads(False)
+    await next_update(hass)
+    assert state_value(hass, "sensor.jk_b2a24s20p_cell_8_voltage") != (
+        STATE_UNAVAILABLE
+    )
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308])
+@pytest.mark.parametrize(
+    "entity", ["balance_trigger_voltage", "power_off_voltage", "cell_count"]
+)
+async def test_non_finite_and_absurd_values_never_reach_the_device(
+    hass: HomeAssistant, proxy: Proxy, entity: str, value: float
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device, options={"connection_mode": "per_update"})
+    attempts, received = proxy.radio.connection_attempts, len(device.received)
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: f"number.jk_b2a16s_{entity}", ATTR_VALUE: value},
+            blocking=True,
+        )
+    # Home Assistant's own range check stops infinities; NaN compares as
+    # nothing and gets through it, to be refused by the protocol layer.
+    if math.isnan(value):
+        assert caught.value.translation_key == "value_out_of_range"
+        assert "nothing was sent" in str(caught.value)
+    else:
+        assert caught.value.translation_key in {"out_of_range", "value_out_of_range"}
+    # Nothing was connected for it, let alone sent.
+    assert proxy.radio.connection_attempts == attempts
+    assert len(device.received) == received

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from unittest.mock import patch
 
 from homeassistant.components.bluetooth import (
@@ -13,6 +14,8 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.jk_balancer import coordinator as coordinator_module
+from custom_components.jk_balancer.slots import async_get_turns
 from tests.integration.conftest import Proxy, config_entry, next_update, setup_entry
 
 
@@ -176,3 +179,59 @@ async def test_a_proxy_without_free_slots(hass: HomeAssistant, proxy: Proxy) -> 
     entry = await setup_entry(hass, device)
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert "Cannot connect to JK-B2A16S" in str(entry.reason)
+
+
+async def test_a_link_lost_twice_in_a_row_is_reestablished_at_once(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """Not held back by the refresh debouncer's 10 s cooldown."""
+    device = proxy.add()
+    await setup_entry(hass, device)
+    attempts = proxy.radio.connection_attempts
+    for lost in (1, 2, 3):
+        device.drop_link(mid_frame=False)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert proxy.radio.connection_attempts == attempts + lost
+        assert len(proxy.radio.connections) == 1
+    assert available(hass, "sensor.jk_b2a16s_total_voltage")
+
+
+async def test_values_older_than_the_stream_timeout_are_not_shown_as_current(
+    hass: HomeAssistant, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coordinator_module, "STALE_AFTER", 0.2)
+    clock = [0.0]
+    device = proxy.add(clock=lambda: clock[0])
+    entry = await setup_entry(hass, device)
+    assert available(hass, "sensor.jk_b2a16s_total_voltage")
+    device.go_silent(120)
+    # Long before the next update (30 s), the watchdog notices the silence.
+    await asyncio.sleep(0.5)
+    assert not available(hass, "sensor.jk_b2a16s_total_voltage")
+    assert not entry.runtime_data.last_update_success
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_balancers_connecting_per_update_take_turns_at_the_slots(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """First come, first served: nobody gets a second turn while others wait."""
+    proxy.radio.slots = 1
+    turns = async_get_turns(hass)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def take(address: str, times: int) -> None:
+        for _ in range(times):
+            async with turns.turn(address):
+                order.append(address)
+                await release.wait()
+
+    tasks = [asyncio.create_task(take(name, 2)) for name in ("a", "b", "c")]
+    for _ in range(6):
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.sleep(0)
+        release.clear()
+    await asyncio.gather(*tasks)
+    assert order == ["a", "b", "c", "a", "b", "c"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+import struct
 from types import SimpleNamespace
 from typing import Any
 
@@ -341,3 +342,116 @@ def test_main_runs_a_command_in_its_own_event_loop(
     assert len(json_lines(capsys.readouterr().out)) == len(cli.PROFILES)
     # asyncio.run() leaves no current loop; the test harness expects one.
     asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "-1e308"])
+@pytest.mark.parametrize("setting", ["balance_trigger_voltage", "cell_count"])
+async def test_set_refuses_non_finite_and_absurd_values_before_connecting(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    value: str,
+) -> None:
+    def no_connection(_args: Any) -> Any:
+        raise AssertionError("connected for a value no device takes")
+
+    monkeypatch.setattr(cli, "_connected", no_connection)
+    # "--": a value starting with "-" is not an option.
+    status, out, err = await run(
+        capsys, "set", "--emulator", "jk-b2a16s", "--", setting, value
+    )
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.endswith("nothing was sent\n")
+    assert "Traceback" not in err
+
+
+def btsnoop_with(tmp_path: Path, captures: Path, damage: str) -> Path:
+    """A real log, damaged: one record's length, or the end cut off."""
+    data = bytearray(
+        (captures / "btsnoop" / "btsnoop_hci_jk-b2a16s_hw30_sw330.log").read_bytes()
+    )
+    offset = 16
+    for _ in range(400):  # the 401st record
+        offset += 24 + struct.unpack_from(">I", data, offset + 4)[0]
+    if damage == "length":
+        struct.pack_into(">I", data, offset + 4, 0xFFFFFFF0)
+    else:
+        data = data[: offset + 30]
+    path = tmp_path / f"{damage}.log"
+    path.write_bytes(data)
+    return path
+
+
+async def test_decode_names_a_damaged_btsnoop_record(
+    tmp_path: Path, captures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = await run(
+        capsys, "decode", str(btsnoop_with(tmp_path, captures, "length"))
+    )
+    assert status == 0  # the frames before the damage were read
+    assert json_lines(out)
+    assert "length.log: record 401 at byte" in err
+    assert "damaged header (length 4294967280" in err
+
+
+async def test_decode_names_a_truncated_btsnoop_log(
+    tmp_path: Path, captures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = await run(
+        capsys, "decode", str(btsnoop_with(tmp_path, captures, "end"))
+    )
+    assert status == 0
+    assert json_lines(out)
+    assert "end.log: record 401 at byte" in err
+    assert "truncated" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "no frame found"),
+        (b"btsnoop\0\0\0", "truncated: the btsnoop header is cut short"),
+        (bytes(range(256)) * 64, "not a hex frame file or btsnoop log"),
+        (b"# JK balancer notes\n" + b"nothing to see here\n" * 40, "not a hex"),
+    ],
+    ids=["empty", "btsnoop header only", "binary junk", "prose"],
+)
+async def test_decode_a_file_without_frames_fails_and_says_why(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
+    message: str,
+) -> None:
+    path = tmp_path / "capture.hex"
+    path.write_bytes(content)
+    status, out, err = await run(capsys, "decode", str(path))
+    assert status == 1
+    assert out == ""
+    assert message in err
+    assert "codec" not in err
+    assert err.endswith("capture.hex: no frame found\n")
+
+
+async def test_decode_prints_frames_as_it_reads_them(
+    captures: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first frames are out before the rest of the file is read."""
+    recorded = captures / "pdus" / "JK-B2A8S20P-11.17-BLE-JK02_32S.txt"
+    frames = cli.load_frames(recorded).frames
+    printed_while_reading: list[int] = []
+
+    def streamed(_path: Path) -> Any:
+        for number, item in enumerate(frames):
+            if number == len(frames) // 2:
+                printed_while_reading.append(len(capsys.readouterr().out.splitlines()))
+            yield item
+
+    monkeypatch.setattr(cli, "read_frames", streamed)
+    status, out, _ = await run(capsys, "decode", str(recorded))
+    assert status == 0
+    assert printed_while_reading[0] > 0
+    assert printed_while_reading[0] + len(json_lines(out)) == len(frames)

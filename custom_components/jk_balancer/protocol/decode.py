@@ -207,20 +207,23 @@ def check_cell_info(frame: Frame, protocol: Protocol) -> CheckedCellInfo:
     plan = _PLANS[protocol]
     raw = frame.raw
     values = plan.decoder.check(raw)
-    mask, average, delta, runtime, *jk02 = plan.raw(values)
-    count = _measured_cells(plan, raw, values, mask)
-    cells = values[plan.first_cell : plan.first_cell + count]
+    if protocol.is_jk02:
+        (mask, average, delta, runtime, min_index, max_index, *pack) = plan.raw(values)
+    else:
+        mask, average, delta, runtime = plan.raw(values)
+        min_index = max_index = None
+    cells = _measured_cells(plan, raw, values, mask)
     if cells:
-        _check_figures(plan, cells, average, delta, *jk02[:2])
+        _check_figures(plan, cells, average, delta, min_index, max_index)
     elif not runtime:
         raise ImplausibleFrameError(
             "no cell measured and no runtime: the frame says nothing",
             field="total_runtime",
             value="0",
         )
-    if jk02:
-        _check_pack(plan, cells, *jk02[2:])
-    return _new(CheckedCellInfo, (protocol, values, count))
+    if protocol.is_jk02:
+        _check_pack(plan, cells, pack)
+    return _new(CheckedCellInfo, (protocol, values, len(cells)))
 
 
 def decode_cell_info(frame: Frame, protocol: Protocol) -> CellInfo:
@@ -230,8 +233,8 @@ def decode_cell_info(frame: Frame, protocol: Protocol) -> CellInfo:
 
 def _measured_cells(
     plan: _CellInfoPlan, raw: bytes, values: tuple[Any, ...], mask: int
-) -> int:
-    """How many cells the device measured, from its connected-cells mask.
+) -> tuple[Any, ...]:
+    """The cells the device measured (raw), from its connected-cells mask.
 
     Cells are wired from B1 upwards, so the mask is a run of ones from bit 0.
     A frame with every cell slot at zero measured no cell (balance leads
@@ -248,7 +251,7 @@ def _measured_cells(
         )
     start, end = plan.cell_block
     if raw.count(0, start, end) == end - start:
-        return 0
+        return ()
     if not mask:
         raise ImplausibleFrameError(
             "cells are measured outside the connected-cells mask 0x0",
@@ -259,11 +262,12 @@ def _measured_cells(
     count = mask.bit_length()
     while not values[first + count - 1]:
         count -= 1
-    if 0 in values[first : first + count]:
+    cells = values[first : first + count]
+    if 0 in cells:
         raise ImplausibleFrameError(
             "a cell below a measured one reads 0 V", field="cell_voltages", value="0"
         )
-    return count
+    return cells
 
 
 def _check_figures(
@@ -300,29 +304,24 @@ def _check_figures(
         )
 
 
-def _check_pack(
-    plan: _CellInfoPlan,
-    cells: tuple[float, ...],
-    total: int,
-    state_of_charge: int,
-    remaining: int,
-    estimated: int,
-) -> None:
+def _check_pack(plan: _CellInfoPlan, cells: tuple[float, ...], pack: list[int]) -> None:
     """A JK02 pack voltage is about the sum of its cells (raw values).
 
     With no cell measured, the BMS's charge figures must agree instead: that
     and the runtime are what tell a frame without cells from another
-    layout's bytes.
+    layout's bytes. ``pack`` holds the raw total voltage, state of charge,
+    remaining and estimated capacity.
     """
+    total, state_of_charge, remaining, estimated = pack
     if cells:
-        pack = total / plan.total_divisor
+        volts = total / plan.total_divisor
         cells_total = sum(cells) / plan.cell_divisor
-        if abs(pack - cells_total) > 0.1 * cells_total + 1.0:
+        if abs(volts - cells_total) > 0.1 * cells_total + 1.0:
             raise ImplausibleFrameError(
-                f"total voltage {pack} V does not match the cells "
+                f"total voltage {volts} V does not match the cells "
                 f"({cells_total:.3f} V)",
                 field="total_voltage",
-                value=str(pack),
+                value=str(volts),
             )
         return
     if remaining > estimated * 1.05 + 1 or (

@@ -230,6 +230,7 @@ class FieldDecoder:
 
     __slots__ = (
         "_absent",
+        "_checked_runs",
         "_lower",
         "_order",
         "_plain",
@@ -279,6 +280,8 @@ class FieldDecoder:
         produced += swapped
         runs = kinds.get("run", [])
         self._runs = tuple(_Run(f, index, layout.fields) for f in runs)
+        # Runs whose type cannot leave their range need no check.
+        self._checked_runs = tuple(run for run in self._runs if run.checked)
         produced += runs
         texts = kinds.get("text", [])
         self._texts = picked(texts) if texts else None
@@ -306,7 +309,7 @@ class FieldDecoder:
             upper.fail(values)
         if (absent := self._absent) and min(absent.pick(values)) < absent.floor:
             absent.check(values)
-        for run in self._runs:
+        for run in self._checked_runs:
             run.check(values)
         return values
 
@@ -452,6 +455,7 @@ class _Run:
     """A run of values sized by its mask field: cells, resistances."""
 
     __slots__ = (
+        "checked",
         "checks_high",
         "checks_low",
         "divisor",
@@ -475,6 +479,7 @@ class _Run:
         self.low, self.high = low, high
         # Whole numbers are checked only on a side their type can cross.
         self.checks_low, self.checks_high = math.isfinite(low), math.isfinite(high)
+        self.checked = item.is_float or self.checks_low or self.checks_high
 
     def raws(self, values: Values) -> Values:
         """The run's raw values, as many as its mask says."""
