@@ -8,9 +8,9 @@ from homeassistant.const import CONF_ADDRESS, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 
-from .const import CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO
+from .const import CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO, forced_protocol
 from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
-from .protocol import JKBalancerClient, Protocol
+from .protocol import JKBalancerClient
 from .repairs import async_delete_issues, async_update_issues
 
 PLATFORMS: list[Platform] = [
@@ -33,9 +33,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -
             translation_key="device_not_found",
             translation_placeholders={"address": address},
         )
-    protocol = entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO)
     client = JKBalancerClient(
-        ble_device, protocol=None if protocol == PROTOCOL_AUTO else Protocol(protocol)
+        ble_device,
+        protocol=forced_protocol(entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO)),
     )
     coordinator = JKBalancerCoordinator(hass, entry, client)
     entry.async_on_unload(client.add_disconnect_listener(coordinator.async_link_lost))
@@ -67,6 +67,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -
     )
     async_update_issues(hass, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_migrate_entry(
+    hass: HomeAssistant, entry: JKBalancerConfigEntry
+) -> bool:
+    """1.1 stored a forced layout as "JK04"; selector keys are lowercase now."""
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:
+        data = dict(entry.data)
+        if CONF_PROTOCOL in data:
+            data[CONF_PROTOCOL] = data[CONF_PROTOCOL].lower()
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
     return True
 
 

@@ -42,13 +42,14 @@ from .const import (
     MAX_UPDATE_INTERVAL,
     MIN_UPDATE_INTERVAL,
     PROTOCOL_AUTO,
+    PROTOCOL_OPTIONS,
     ConnectionMode,
+    forced_protocol,
 )
 from .coordinator import JKBalancerConfigEntry
 from .protocol import (
     JKBalancerClient,
     JKError,
-    Protocol,
     ProtocolDetectionError,
     Snapshot,
     UnsupportedDeviceError,
@@ -66,6 +67,7 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a JK balancer found over Bluetooth."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start without a device."""
@@ -183,36 +185,46 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the password or force a frame layout."""
+        """Force a frame layout or change the password (empty keeps it)."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
+            password = user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
             errors, snapshot = await self._async_validate_entry(
-                entry, user_input[CONF_PASSWORD], user_input[CONF_PROTOCOL]
+                entry, password, user_input[CONF_PROTOCOL]
             )
             if snapshot is not None:
                 return self.async_update_reload_and_abort(
-                    entry, data_updates=user_input
+                    entry,
+                    data_updates={
+                        CONF_PASSWORD: password,
+                        CONF_PROTOCOL: user_input[CONF_PROTOCOL],
+                    },
                 )
         schema = vol.Schema(
             {
-                vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
                 vol.Required(
                     CONF_PROTOCOL, default=entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO)
                 ): SelectSelector(
                     SelectSelectorConfig(
-                        options=[PROTOCOL_AUTO, *(p.value for p in Protocol)],
+                        options=[PROTOCOL_AUTO, *PROTOCOL_OPTIONS],
                         translation_key=CONF_PROTOCOL,
                         mode=SelectSelectorMode.DROPDOWN,
                     )
                 ),
+                vol.Optional(CONF_PASSWORD): PASSWORD_SELECTOR,
             }
+        )
+        detected = (
+            entry.runtime_data.data.protocol.value
+            if entry.state is ConfigEntryState.LOADED
+            else "-"
         )
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=schema,
             errors=errors,
-            description_placeholders={"name": entry.title},
+            description_placeholders={"name": entry.title, "detected": detected},
         )
 
     async def _async_validate_entry(
@@ -241,7 +253,7 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
             return {"base": "cannot_connect"}, None
         client = JKBalancerClient(
             ble_device,
-            protocol=None if protocol == PROTOCOL_AUTO else Protocol(protocol),
+            protocol=forced_protocol(protocol),
         )
         # Balancers connecting for each update may hold every slot now.
         async with async_get_turns(self.hass).turn(address):

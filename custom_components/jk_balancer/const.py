@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Final
+
+from .protocol import Protocol
 
 DOMAIN: Final = "jk_balancer"
 MANUFACTURER: Final = "Jikong (JK)"
@@ -13,6 +16,8 @@ CONF_UPDATE_INTERVAL: Final = "update_interval"
 CONF_CONNECTION_MODE: Final = "connection_mode"
 
 PROTOCOL_AUTO: Final = "auto"
+# The frame layouts as the user picks them: selector option keys are lowercase.
+PROTOCOL_OPTIONS: Final = MappingProxyType({p.value.lower(): p for p in Protocol})
 DEFAULT_UPDATE_INTERVAL: Final = 30  # seconds
 MIN_UPDATE_INTERVAL: Final = 1
 MAX_UPDATE_INTERVAL: Final = 300
@@ -20,6 +25,11 @@ MAX_UPDATE_INTERVAL: Final = 300
 STALE_AFTER: Final = 15.0  # seconds
 # A write to a device that is not connected waits this long for the link.
 WRITE_CONNECT_TIMEOUT: Final = 20.0  # seconds
+
+
+def forced_protocol(option: str) -> Protocol | None:
+    """The layout the user forced, or None to detect it."""
+    return PROTOCOL_OPTIONS.get(option)
 
 
 class ConnectionMode(StrEnum):

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import json
 import os
 from pathlib import Path
+import re
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from typing import Any
 import urllib.parse
 import urllib.request
 
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, Route, async_playwright, expect
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 STEP_TIMEOUT = 30_000  # ms
+BRAND = ROOT / "custom_components" / "jk_balancer" / "brand"
+# Home Assistant 2026.3+ serves a custom integration's brand/ folder with the
+# brands CDN's fallbacks; the 2026.2 frontend asks the CDN, which the test
+# stands in for (the machine has no internet).
+BRAND_FALLBACKS = {
+    "logo.png": ["icon.png"],
+    "icon@2x.png": ["icon.png"],
+    "logo@2x.png": ["logo.png", "icon.png"],
+    "dark_icon.png": ["icon.png"],
+    "dark_logo.png": ["dark_icon.png", "logo.png", "icon.png"],
+    "dark_icon@2x.png": ["icon@2x.png", "icon.png"],
+    "dark_logo@2x.png": ["dark_icon@2x.png", "logo@2x.png", "logo.png", "icon.png"],
+}
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -158,6 +172,18 @@ def instance(tmp_path: Path, socket_enabled: None) -> Iterator[Instance]:
     assert "Traceback" not in rest, rest[-3000:]
 
 
+async def serve_brand_images(route: Route) -> None:
+    """The brand CDN, for this integration: our brand/ files."""
+    parts = urllib.parse.urlsplit(route.request.url).path.split("/")
+    domain, image = parts[-2], parts[-1]
+    if domain == "jk_balancer":
+        for candidate in (image, *BRAND_FALLBACKS.get(image, [])):
+            if (BRAND / candidate).is_file():
+                await route.fulfill(path=BRAND / candidate, content_type="image/png")
+                return
+    await route.fulfill(status=404)
+
+
 async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / f"{name}.png")
@@ -169,6 +195,7 @@ async def test_user_journey(instance: Instance) -> None:
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
         page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        await page.route("https://brands.home-assistant.io/**", serve_brand_images)
         page.set_default_timeout(STEP_TIMEOUT)
         expect.set_options(timeout=STEP_TIMEOUT)
 
@@ -185,6 +212,13 @@ async def test_user_journey(instance: Instance) -> None:
         cards = page.locator("ha-config-flow-card")
         for name in ("Garage 12V", "House bank", "Rack 24S"):
             await expect(cards.filter(has_text=name)).to_be_visible()
+        # Each card shows the integration's brand icon, loaded.
+        icon = cards.filter(has_text="House bank").locator("img").first
+        await expect(icon).to_have_attribute("src", re.compile(r"jk_balancer/"))
+        await page.wait_for_function(
+            "image => image.complete && image.naturalWidth > 0",
+            arg=await icon.element_handle(),
+        )
         await shot(page, "02_discovered")
 
         # The card asks for the device password; a wrong one is refused.

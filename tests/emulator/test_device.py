@@ -11,6 +11,8 @@ from custom_components.jk_balancer.protocol import (
     JKBalancerClient,
     Protocol,
     Snapshot,
+)
+from custom_components.jk_balancer.protocol.commands import (
     encode_command,
 )
 from custom_components.jk_balancer.protocol.decode import WIRE_RESISTANCE_LIMIT

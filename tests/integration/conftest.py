@@ -92,6 +92,7 @@ def config_entry(
         unique_id=device.address,
         data={CONF_ADDRESS: device.address, CONF_PASSWORD: password, **data},
         options=options or {},
+        minor_version=2,
     )
 
 

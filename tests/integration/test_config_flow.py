@@ -18,6 +18,7 @@ from custom_components.jk_balancer.const import (
     CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
+from custom_components.jk_balancer.protocol import Protocol
 from jk_emulator import radio as radio_module
 from tests.integration.conftest import Proxy, config_entry, setup_entry
 
@@ -174,26 +175,66 @@ async def test_reauth_after_the_password_changed(
     assert entry.state is ConfigEntryState.LOADED
 
 
-async def test_reconfigure_password_and_layout(
+async def test_reconfigure_the_layout_without_retyping_the_password(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
-    device = proxy.add("jk-b2a16s")
-    entry = await setup_entry(hass, device)
+    device = proxy.add("jk-b2a16s", passcode="8642")
+    entry = await setup_entry(hass, device, password="8642")
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
+    assert result["description_placeholders"] == {
+        "name": "JK-B2A16S",
+        "detected": "JK04",
+    }
     # A layout the device does not speak explains none of its frames.
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PASSWORD: "1234", CONF_PROTOCOL: "JK02_32S"}
+        result["flow_id"], {CONF_PROTOCOL: "jk02_32s"}
     )
     assert result["errors"] == {"base": "not_supported"}
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_PASSWORD: "1234", CONF_PROTOCOL: "JK04"}
+        result["flow_id"], {CONF_PROTOCOL: "jk04"}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.data[CONF_PROTOCOL] == "JK04"
+    assert entry.data == {
+        CONF_ADDRESS: device.address,
+        CONF_PASSWORD: "8642",
+        CONF_PROTOCOL: "jk04",
+    }
     assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.client.protocol is Protocol.JK04
+
+
+async def test_reconfigure_a_new_password(hass: HomeAssistant, proxy: Proxy) -> None:
+    device = proxy.add("jk-b2a16s")
+    entry = await setup_entry(hass, device)
+    device.passcode = "4321"
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PROTOCOL: "auto", CONF_PASSWORD: "0000"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PROTOCOL: "auto", CONF_PASSWORD: "4321"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_PASSWORD] == "4321"
+
+
+async def test_entries_storing_an_upper_case_layout_are_migrated(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    entry = config_entry(device, **{CONF_PROTOCOL: "JK04"})
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, minor_version=1)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert (entry.version, entry.minor_version) == (1, 2)
+    assert entry.data[CONF_PROTOCOL] == "jk04"
+    assert entry.runtime_data.client.protocol is Protocol.JK04
 
 
 async def test_options_update_interval_and_connection_mode(

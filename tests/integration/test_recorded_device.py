@@ -24,6 +24,8 @@ from custom_components.jk_balancer.protocol import (
     Frame,
     FrameDecoder,
     Settings,
+)
+from custom_components.jk_balancer.protocol.settings import (
     get_spec,
 )
 from jk_emulator import RecordedBalancer

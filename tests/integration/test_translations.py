@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from custom_components.jk_balancer import binary_sensor, number, sensor, switch
-from custom_components.jk_balancer.const import ConnectionMode
+from custom_components.jk_balancer.const import PROTOCOL_OPTIONS, ConnectionMode
 from custom_components.jk_balancer.protocol import Protocol, errors
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "jk_balancer"
@@ -27,6 +27,27 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             result[path] = value
     return result
+
+
+# hassfest's rule for translation keys (it cannot run outside Home Assistant's
+# own repository, so the rule is applied here).
+TRANSLATION_KEY = re.compile(r"^[a-z0-9-_]+$")
+
+
+def test_every_translation_key_is_one_hassfest_accepts() -> None:
+    bad = [
+        path
+        for path in flatten(STRINGS)
+        if not all(TRANSLATION_KEY.match(part) for part in path.split("."))
+    ]
+    assert bad == []
+
+
+def test_every_translation_file_has_exactly_the_keys_of_strings_json() -> None:
+    files = sorted((INTEGRATION / "translations").glob("*.json"))
+    assert [path.stem for path in files] == ["de", "en", "zh-Hans"]
+    for path in files:
+        assert set(flatten(json.loads(path.read_text()))) == set(flatten(STRINGS))
 
 
 @pytest.mark.parametrize("language", ["en", "de", "zh-Hans"])
@@ -77,10 +98,8 @@ def test_every_error_message_exists() -> None:
 
 def test_selectors_cover_every_choice() -> None:
     selectors = STRINGS["selector"]
-    assert set(selectors["protocol"]["options"]) == {
-        "auto",
-        *(p.value for p in Protocol),
-    }
+    assert set(selectors["protocol"]["options"]) == {"auto", *PROTOCOL_OPTIONS}
+    assert set(PROTOCOL_OPTIONS.values()) == set(Protocol)
     assert set(selectors["connection_mode"]["options"]) == {
         m.value for m in ConnectionMode
     }

@@ -22,11 +22,15 @@ from custom_components.jk_balancer.protocol import (
     Settings,
     decode_cell_info,
     decode_device_info,
-    decode_settings,
     detect_protocol,
-    encode_command,
     parse_command,
     spec_for_register,
+)
+from custom_components.jk_balancer.protocol.commands import (
+    encode_command,
+)
+from custom_components.jk_balancer.protocol.decode import (
+    decode_settings,
 )
 from custom_components.jk_balancer.protocol.settings import Confirmation, prepare_write
 from jk_tools.captures import (

@@ -12,7 +12,6 @@ import pytest
 from custom_components.jk_balancer.protocol import (
     DeviceConnectionError,
     JKBalancerClient,
-    NotConnectedError,
     Protocol,
     SettingOutOfRangeError,
     Snapshot,
@@ -21,6 +20,7 @@ from custom_components.jk_balancer.protocol import (
 )
 from custom_components.jk_balancer.protocol.errors import (
     DeviceTimeoutError,
+    NotConnectedError,
 )
 from jk_emulator import (
     PROFILES,

@@ -11,11 +11,12 @@ from custom_components.jk_balancer.protocol import (
     Protocol,
     Request,
     SettingOutOfRangeError,
-    encode_command,
     encode_request,
-    get_spec,
     parse_command,
     setting_limits,
+)
+from custom_components.jk_balancer.protocol.commands import (
+    encode_command,
 )
 from custom_components.jk_balancer.protocol.errors import (
     SettingNotSupportedError,
@@ -30,6 +31,7 @@ from custom_components.jk_balancer.protocol.model import (
 from custom_components.jk_balancer.protocol.settings import (
     SETTING_SPECS,
     check_plausible,
+    get_spec,
     held_value,
     is_confirmed,
     prepare_write,

@@ -21,11 +21,13 @@ from custom_components.jk_balancer.protocol import (
     ProtocolDetectionError,
     decode_cell_info,
     decode_device_info,
-    decode_settings,
     detect_protocol,
     redact_passcodes,
 )
-from custom_components.jk_balancer.protocol.decode import candidate_protocols
+from custom_components.jk_balancer.protocol.decode import (
+    candidate_protocols,
+    decode_settings,
+)
 from custom_components.jk_balancer.protocol.errors import (
     ImplausibleFrameError,
 )

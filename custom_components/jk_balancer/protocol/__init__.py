@@ -5,15 +5,13 @@ Everything the integration, the virtual balancer and the tools use is exported
 here; they do not reach into the modules.
 """
 
-from .advertisement import ADVERTISEMENT_MATCHERS, is_jk_advertisement
+from .advertisement import is_jk_advertisement
 from .client import JKBalancerClient
-from .commands import Command, encode_command, encode_request, parse_command
+from .commands import Command, encode_request, parse_command
 from .const import (
     CHARACTERISTIC_UUID,
     COMMAND_HEADER,
     DEFAULT_PASSCODE,
-    FRAME_LENGTH,
-    RESPONSE_HEADER,
     SERVICE_UUID,
     FrameType,
     Protocol,
@@ -21,12 +19,10 @@ from .const import (
 )
 from .decode import (
     WIRE_RESISTANCE_LIMIT,
-    CheckedCellInfo,
     FrameDecoder,
     check_cell_info,
     decode_cell_info,
     decode_device_info,
-    decode_settings,
     detect_protocol,
     redact_passcodes,
 )
@@ -34,14 +30,13 @@ from .errors import (
     DeviceConnectionError,
     FrameError,
     JKError,
-    NotConnectedError,
     ProtocolDetectionError,
     SettingError,
     SettingOutOfRangeError,
     UnsupportedDeviceError,
     WriteNotConfirmedError,
 )
-from .frame import AssemblerStats, Frame, FrameAssembler
+from .frame import Frame, FrameAssembler
 from .layouts import CELL_INFO_LAYOUTS, DEVICE_INFO, SETTINGS_LAYOUTS, encode_frame
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
 from .settings import (
@@ -51,7 +46,6 @@ from .settings import (
     SettingSpec,
     ValueKind,
     check_plausible,
-    get_spec,
     held_value,
     setting_limits,
     spec_for_register,
@@ -59,21 +53,16 @@ from .settings import (
 )
 
 __all__ = [
-    "ADVERTISEMENT_MATCHERS",
     "CELL_INFO_LAYOUTS",
     "CHARACTERISTIC_UUID",
     "COMMAND_HEADER",
     "DEFAULT_PASSCODE",
     "DEVICE_INFO",
-    "FRAME_LENGTH",
-    "RESPONSE_HEADER",
     "SERVICE_UUID",
     "SETTINGS_LAYOUTS",
     "SETTING_SPECS",
     "WIRE_RESISTANCE_LIMIT",
-    "AssemblerStats",
     "CellInfo",
-    "CheckedCellInfo",
     "Command",
     "Confirmation",
     "DeviceConnectionError",
@@ -86,7 +75,6 @@ __all__ = [
     "JKBalancerClient",
     "JKError",
     "Limits",
-    "NotConnectedError",
     "Protocol",
     "ProtocolDetectionError",
     "Request",
@@ -102,12 +90,9 @@ __all__ = [
     "check_plausible",
     "decode_cell_info",
     "decode_device_info",
-    "decode_settings",
     "detect_protocol",
-    "encode_command",
     "encode_frame",
     "encode_request",
-    "get_spec",
     "held_value",
     "is_jk_advertisement",
     "parse_command",
