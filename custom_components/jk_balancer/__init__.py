@@ -7,11 +7,18 @@ from homeassistant.components.bluetooth.match import ADDRESS, BluetoothCallbackM
 from homeassistant.const import CONF_ADDRESS, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.loader import async_get_integration
 
+from .card import async_register_card
+from .care import PackCare
 from .const import CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO, forced_protocol
 from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
 from .protocol import JKBalancerClient
 from .repairs import async_delete_issues, async_update_issues
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -19,6 +26,13 @@ PLATFORMS: list[Platform] = [
     Platform.SENSOR,
     Platform.SWITCH,
 ]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Serve the cell card to every dashboard."""
+    integration = await async_get_integration(hass, DOMAIN)
+    await async_register_card(hass, str(integration.version))
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> bool:
@@ -39,6 +53,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -
     )
     coordinator = JKBalancerCoordinator(hass, entry, client)
     entry.async_on_unload(client.add_disconnect_listener(coordinator.async_link_lost))
+    await coordinator.care.async_load()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
 
@@ -62,10 +77,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -
             hass, coordinator.async_device_gone, address, connectable=True
         )
     )
-    entry.async_on_unload(
-        coordinator.async_add_listener(lambda: async_update_issues(hass, coordinator))
-    )
-    async_update_issues(hass, coordinator)
+
+    @callback
+    def _async_updated() -> None:
+        if coordinator.last_update_success:
+            coordinator.care.async_update(coordinator.data)
+        async_update_issues(hass, coordinator)
+
+    entry.async_on_unload(coordinator.async_add_listener(_async_updated))
+    _async_updated()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
@@ -85,6 +105,15 @@ async def async_migrate_entry(
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> bool:
-    """Unload the entities; the coordinator then closes the link."""
-    async_delete_issues(hass, entry)
+    """Unload the entities; the coordinator then closes the link.
+
+    Issues stay: one the user ignored is still ignored after a reload.
+    """
+    await entry.runtime_data.care.async_save()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> None:
+    """The device was removed: its issues and stored drift go with it."""
+    async_delete_issues(hass, entry)
+    await PackCare(hass, entry).async_remove()

@@ -14,7 +14,7 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import JKBalancerConfigEntry
+from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
 from .entity import JKBalancerEntity
 from .protocol import Snapshot
 
@@ -23,11 +23,28 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class JKBinarySensorDescription(BinarySensorEntityDescription):
-    """A binary sensor and how to read it from a snapshot."""
+    """A binary sensor and how to read it from the coordinator."""
 
-    is_on_fn: Callable[[Snapshot], bool]
-    attributes_fn: Callable[[Snapshot], Mapping[str, Any]] | None = None
+    is_on_fn: Callable[[JKBalancerCoordinator], bool | None]
+    attributes_fn: Callable[[JKBalancerCoordinator], Mapping[str, Any]] | None = None
     exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
+
+
+def _bms(snapshot: Snapshot) -> bool:
+    return snapshot.protocol.is_jk02 and snapshot.device_info.is_bms
+
+
+def _imbalance_attributes(coordinator: JKBalancerCoordinator) -> Mapping[str, Any]:
+    """The threshold, and the cell an automation would name."""
+    care, cells = coordinator.care, coordinator.data.cell_info
+    delta = cells.delta_cell_voltage
+    drift = care.drift
+    return {
+        "threshold": round(care.threshold(coordinator.data) * 1000, 1),
+        "delta": None if delta is None else round(delta * 1000, 1),
+        "drifting_cell": None if drift is None else drift.cell,
+        "deviation": None if drift is None else round(drift.deviation * 1000, 1),
+    }
 
 
 BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
@@ -35,30 +52,50 @@ BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
         key="balancing",
         translation_key="balancing",
         device_class=BinarySensorDeviceClass.RUNNING,
-        is_on_fn=lambda snapshot: snapshot.cell_info.balancing,
+        is_on_fn=lambda c: c.data.cell_info.balancing,
+    ),
+    JKBinarySensorDescription(
+        key="cells_out_of_balance",
+        translation_key="cells_out_of_balance",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=lambda c: c.care.watch.out_of_balance,
+        attributes_fn=_imbalance_attributes,
     ),
     JKBinarySensorDescription(
         key="wire_resistance_warning",
         translation_key="wire_resistance_warning",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda snapshot: bool(snapshot.cell_info.wire_resistance_warnings),
-        attributes_fn=lambda snapshot: {
-            "cells": list(snapshot.cell_info.wire_resistance_warnings)
+        is_on_fn=lambda c: bool(c.data.cell_info.wire_resistance_warnings),
+        attributes_fn=lambda c: {
+            "cells": list(c.data.cell_info.wire_resistance_warnings)
         },
     ),
     JKBinarySensorDescription(
         key="cell_count_mismatch",
         translation_key="cell_count_mismatch",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda snapshot: snapshot.cell_count_mismatch,
+        is_on_fn=lambda c: c.data.cell_count_mismatch,
     ),
     JKBinarySensorDescription(
         key="device_errors",
         translation_key="device_errors",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda snapshot: bool(snapshot.cell_info.errors),
-        attributes_fn=lambda snapshot: {"errors": list(snapshot.cell_info.errors)},
+        is_on_fn=lambda c: bool(c.data.cell_info.errors),
+        attributes_fn=lambda c: {"errors": list(c.data.cell_info.errors)},
         exists_fn=lambda snapshot: snapshot.protocol.is_jk02,
+    ),
+    # A JK BMS switches charging and discharging with its MOSFETs.
+    JKBinarySensorDescription(
+        key="charge_mosfet",
+        translation_key="charge_mosfet",
+        is_on_fn=lambda c: c.data.cell_info.charging,
+        exists_fn=_bms,
+    ),
+    JKBinarySensorDescription(
+        key="discharge_mosfet",
+        translation_key="discharge_mosfet",
+        is_on_fn=lambda c: c.data.cell_info.discharging,
+        exists_fn=_bms,
     ),
 )
 
@@ -83,13 +120,13 @@ class JKBinarySensor(JKBalancerEntity, BinarySensorEntity):
     entity_description: JKBinarySensorDescription
 
     @property
-    def is_on(self) -> bool:
+    def is_on(self) -> bool | None:
         """Return the state from the newest snapshot."""
-        return self.entity_description.is_on_fn(self.coordinator.data)
+        return self.entity_description.is_on_fn(self.coordinator)
 
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
         """Return which cells or errors are concerned."""
         if self.entity_description.attributes_fn is None:
             return None
-        return self.entity_description.attributes_fn(self.coordinator.data)
+        return self.entity_description.attributes_fn(self.coordinator)

@@ -34,7 +34,11 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from .const import (
+    CHEMISTRY_AUTO,
+    CONF_CHEMISTRY,
     CONF_CONNECTION_MODE,
+    CONF_IMBALANCE_HOLD,
+    CONF_IMBALANCE_THRESHOLD,
     CONF_PROTOCOL,
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
@@ -48,11 +52,14 @@ from .const import (
 )
 from .coordinator import JKBalancerConfigEntry
 from .protocol import (
+    DEFAULT_IMBALANCE_HOLD,
+    Chemistry,
     JKBalancerClient,
     JKError,
     ProtocolDetectionError,
     Snapshot,
     UnsupportedDeviceError,
+    default_imbalance_threshold,
     is_jk_advertisement,
 )
 from .slots import async_get_turns
@@ -275,64 +282,111 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class JKBalancerOptionsFlow(OptionsFlowWithReload):
-    """Update interval and connection mode."""
+    """Updates, the link, and looking after the pack."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show and store the options."""
         errors: dict[str, str] = {}
-        options = dict(self.config_entry.options)
+        entry = self.config_entry
+        options = dict(entry.options)
+        # The threshold that follows the trigger; stored only when it differs.
+        automatic = round(1000 * default_imbalance_threshold(DEFAULT_TRIGGER))
+        if entry.state is ConfigEntryState.LOADED:
+            snapshot = entry.runtime_data.data
+            trigger = snapshot.settings.balance_trigger_voltage
+            automatic = round(1000 * default_imbalance_threshold(trigger))
         if user_input is not None:
-            interval = user_input[CONF_UPDATE_INTERVAL]
-            # NaN and infinities pass the selector's range check.
-            if not math.isfinite(interval):
-                errors[CONF_UPDATE_INTERVAL] = "not_a_number"
-            else:
+            # NaN and infinities pass the number selectors' range checks.
+            errors = {
+                key: "not_a_number"
+                for key in _NUMBERS
+                if not math.isfinite(user_input[key])
+            }
+            if not errors:
+                threshold = round(user_input[CONF_IMBALANCE_THRESHOLD])
                 return self.async_create_entry(
                     data={
-                        CONF_UPDATE_INTERVAL: int(interval),
+                        CONF_UPDATE_INTERVAL: int(user_input[CONF_UPDATE_INTERVAL]),
                         CONF_CONNECTION_MODE: user_input[CONF_CONNECTION_MODE],
+                        CONF_CHEMISTRY: user_input[CONF_CHEMISTRY],
+                        CONF_IMBALANCE_HOLD: int(user_input[CONF_IMBALANCE_HOLD]),
                     }
+                    | (
+                        {CONF_IMBALANCE_THRESHOLD: threshold}
+                        if threshold != automatic
+                        else {}
+                    )
                 )
-            options |= user_input
-        address = self.config_entry.data[CONF_ADDRESS]
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_UPDATE_INTERVAL,
-                    default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_UPDATE_INTERVAL,
-                        max=MAX_UPDATE_INTERVAL,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Required(
-                    CONF_CONNECTION_MODE,
-                    default=options.get(
-                        CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT
-                    ),
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[mode.value for mode in ConnectionMode],
-                        translation_key=CONF_CONNECTION_MODE,
-                        mode=SelectSelectorMode.LIST,
-                    )
-                ),
-            }
-        )
+            options |= {k: v for k, v in user_input.items() if k not in errors}
+        threshold = options.get(CONF_IMBALANCE_THRESHOLD, automatic)
         return self.async_show_form(
             step_id="init",
-            data_schema=schema,
+            data_schema=vol.Schema(
+                {
+                    vol.Required(
+                        CONF_UPDATE_INTERVAL,
+                        default=options.get(
+                            CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL
+                        ),
+                    ): _number(MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL, "s"),
+                    vol.Required(
+                        CONF_CONNECTION_MODE,
+                        default=options.get(
+                            CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT
+                        ),
+                    ): _choice(CONF_CONNECTION_MODE, [m.value for m in ConnectionMode]),
+                    vol.Required(
+                        CONF_CHEMISTRY,
+                        default=options.get(CONF_CHEMISTRY, CHEMISTRY_AUTO),
+                    ): _choice(
+                        CONF_CHEMISTRY, [CHEMISTRY_AUTO, *(c.value for c in Chemistry)]
+                    ),
+                    vol.Required(CONF_IMBALANCE_THRESHOLD, default=threshold): _number(
+                        2, 1000, "mV"
+                    ),
+                    vol.Required(
+                        CONF_IMBALANCE_HOLD,
+                        default=options.get(
+                            CONF_IMBALANCE_HOLD, DEFAULT_IMBALANCE_HOLD
+                        ),
+                    ): _number(0, 86_400, "s"),
+                }
+            ),
             errors=errors,
             description_placeholders={
-                "name": self.config_entry.title,
+                "name": entry.title,
                 "sustainable": str(
-                    async_get_turns(self.hass).sustainable_interval(address)
+                    async_get_turns(self.hass).sustainable_interval(
+                        entry.data[CONF_ADDRESS]
+                    )
                 ),
             },
         )
+
+
+# The trigger the vendors advise for packs of 50 Ah and more.
+DEFAULT_TRIGGER = 0.005
+# The options entered as numbers.
+_NUMBERS = (CONF_UPDATE_INTERVAL, CONF_IMBALANCE_THRESHOLD, CONF_IMBALANCE_HOLD)
+
+
+def _number(minimum: float, maximum: float, unit: str) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=minimum,
+            max=maximum,
+            step=1,
+            unit_of_measurement=unit,
+            mode=NumberSelectorMode.BOX,
+        )
+    )
+
+
+def _choice(key: str, options: list[str]) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=options, translation_key=key, mode=SelectSelectorMode.LIST
+        )
+    )

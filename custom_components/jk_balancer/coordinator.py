@@ -17,14 +17,18 @@ from homeassistant.exceptions import (
     HomeAssistantError,
     ServiceValidationError,
 )
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
+from .care import PackCare
 from .const import (
     CONF_CONNECTION_MODE,
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
+    ISSUE_CONFIRM_CELL_COUNT,
+    ISSUE_CONFIRM_CELL_COUNT_FOR,
     STALE_AFTER,
     WRITE_CONNECT_TIMEOUT,
     ConnectionMode,
@@ -34,6 +38,7 @@ from .protocol import (
     JKError,
     SettingOutOfRangeError,
     Snapshot,
+    UnsafeSettingError,
     validate_write,
 )
 from .slots import async_get_turns
@@ -70,6 +75,7 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             entry.options.get(CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT)
         )
         self.turns = async_get_turns(hass)
+        self.care = PackCare(hass, entry)
         self._watchdog: CALLBACK_TYPE | None = None
         self._reconnect: asyncio.Task[None] | None = None
 
@@ -228,35 +234,71 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
 
     # -- writing ---------------------------------------------------------------
 
-    def validate_write(self, key: str, value: float | bool) -> None:
+    def validate_write(
+        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
+    ) -> None:
         """Refuse a value the device would not take, or should not, before sending.
 
         Checked against the newest snapshot, so nothing is connected for it.
         """
         try:
-            validate_write(self.data, key, value)
+            validate_write(
+                self.data,
+                key,
+                value,
+                chemistry=self.care.chemistry(self.data),
+                fewer_cells_confirmed=fewer_cells_confirmed,
+            )
+        except UnsafeSettingError as err:
+            if err.translation_key == ISSUE_CONFIRM_CELL_COUNT_FOR:
+                self._offer_fewer_cells(int(value))
+            raise _refused(err) from err
         except SettingOutOfRangeError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=err.translation_key,
-                translation_placeholders=err.placeholders,
-            ) from err
+            raise _refused(err) from err
 
-    async def async_write_setting(self, key: str, value: float | bool) -> None:
+    @callback
+    def _offer_fewer_cells(self, cells: int) -> None:
+        """After rewiring, fewer cells are wanted: confirm it as a repair.
+
+        The repair states what follows and writes once the user confirms.
+        """
+        entry = self.config_entry
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_CONFIRM_CELL_COUNT}_{entry.entry_id}",
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_CONFIRM_CELL_COUNT,
+            translation_placeholders={
+                "name": entry.title,
+                "cells": str(cells),
+                "connected": str(self.data.cell_info.cell_count),
+            },
+            data={"entry_id": entry.entry_id, "cells": cells},
+        )
+
+    async def async_write_setting(
+        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
+    ) -> None:
         """Write a setting, confirm it by read-back and publish the result.
 
         Whatever happens, entities afterwards show what the device holds.
+        ``fewer_cells_confirmed``: the user confirmed a cell count below the
+        cells connected (after rewiring).
         """
-        self.validate_write(key, value)
+        self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
         try:
             async with self._link_for_write():
-                await self.client.write_setting(key, value)
-        except SettingOutOfRangeError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=err.translation_key,
-                translation_placeholders=err.placeholders,
-            ) from err
+                await self.client.write_setting(
+                    key,
+                    value,
+                    chemistry=self.care.chemistry(self.data),
+                    fewer_cells_confirmed=fewer_cells_confirmed,
+                )
+        except (SettingOutOfRangeError, UnsafeSettingError) as err:
+            raise _refused(err) from err
         except UpdateFailed as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -300,3 +342,14 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                     },
                 ) from err
             yield
+
+
+def _refused(
+    err: SettingOutOfRangeError | UnsafeSettingError,
+) -> ServiceValidationError:
+    """A value the protocol layer refused, as Home Assistant tells the user."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=err.translation_key,
+        translation_placeholders=err.placeholders,
+    )

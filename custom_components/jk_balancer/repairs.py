@@ -11,8 +11,9 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 import voluptuous as vol
 
-from .const import DOMAIN
+from .const import DOMAIN, ISSUE_CONFIRM_CELL_COUNT
 from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
+from .protocol import WIRE_RESISTANCE_LIMIT
 
 WIRE_RESISTANCE = "wire_resistance"
 CELL_COUNT = "cell_count_mismatch"
@@ -27,26 +28,28 @@ def _issue_id(kind: str, entry: JKBalancerConfigEntry) -> str:
 def async_update_issues(
     hass: HomeAssistant, coordinator: JKBalancerCoordinator
 ) -> None:
-    """Raise or clear the issues after each update."""
+    """Raise or clear the issues after each update.
+
+    An issue is deleted only when its fault is gone (or the device is removed):
+    one the user ignored stays ignored across reloads and restarts.
+    """
     if not coordinator.last_update_success:
         return
     entry = coordinator.config_entry
     snapshot = coordinator.data
     cells = snapshot.cell_info
     if cells.wire_resistance_warnings:
-        ir.async_create_issue(
+        _raise(
             hass,
-            DOMAIN,
-            _issue_id(WIRE_RESISTANCE, entry),
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=WIRE_RESISTANCE,
-            translation_placeholders={
-                "name": entry.title,
-                "cells": ", ".join(
-                    str(cell) for cell in cells.wire_resistance_warnings
-                ),
-            },
+            entry,
+            WIRE_RESISTANCE,
+            WIRE_RESISTANCE,
+            cells=", ".join(
+                f"{cell}: {cells.cell_resistances[cell - 1]:.2f} Ω"
+                for cell in cells.wire_resistance_warnings
+                if cell <= len(cells.cell_resistances)
+            ),
+            limit=f"{WIRE_RESISTANCE_LIMIT:.2f}",
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, _issue_id(WIRE_RESISTANCE, entry))
@@ -58,28 +61,47 @@ def async_update_issues(
             translation_key = NO_CELLS
         else:
             translation_key = CELL_COUNT if fixable else f"{CELL_COUNT}_unknown"
-        ir.async_create_issue(
+        _raise(
             hass,
-            DOMAIN,
-            _issue_id(CELL_COUNT, entry),
-            is_fixable=fixable,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=translation_key,
-            translation_placeholders={
-                "name": entry.title,
-                "setting": str(snapshot.settings.cell_count),
-                "measured": str(cells.cell_count),
-            },
-            data={"entry_id": entry.entry_id, "cells": cells.cell_count},
+            entry,
+            CELL_COUNT,
+            translation_key,
+            fixable=fixable,
+            setting=str(snapshot.settings.cell_count),
+            measured=str(cells.cell_count),
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, _issue_id(CELL_COUNT, entry))
 
 
+def _raise(
+    hass: HomeAssistant,
+    entry: JKBalancerConfigEntry,
+    kind: str,
+    translation_key: str,
+    *,
+    fixable: bool = False,
+    **placeholders: str,
+) -> None:
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _issue_id(kind, entry),
+        is_fixable=fixable,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=translation_key,
+        translation_placeholders={"name": entry.title, **placeholders},
+        data={
+            "entry_id": entry.entry_id,
+            "cells": int(placeholders.get("measured", 0)),
+        },
+    )
+
+
 @callback
 def async_delete_issues(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> None:
-    """Remove the entry's issues (it was unloaded or removed)."""
-    for kind in (WIRE_RESISTANCE, CELL_COUNT):
+    """Remove the entry's issues (the device was removed)."""
+    for kind in (WIRE_RESISTANCE, CELL_COUNT, ISSUE_CONFIRM_CELL_COUNT):
         ir.async_delete_issue(hass, DOMAIN, _issue_id(kind, entry))
 
 
@@ -108,7 +130,10 @@ class CellCountRepairFlow(RepairsFlow):
             return self.async_abort(reason="device_removed")
         if user_input is not None:
             try:
-                await entry.runtime_data.async_write_setting("cell_count", self._cells)
+                # The user read what follows and confirmed it.
+                await entry.runtime_data.async_write_setting(
+                    "cell_count", self._cells, fewer_cells_confirmed=True
+                )
             except HomeAssistantError as err:
                 return self.async_abort(
                     reason="write_failed", description_placeholders={"error": str(err)}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components import bluetooth
 from homeassistant.components.sensor import (
@@ -30,7 +31,7 @@ from homeassistant.helpers.typing import StateType
 from .const import DOMAIN
 from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
 from .entity import JKBalancerEntity
-from .protocol import Snapshot
+from .protocol import BalancingStatus, Snapshot, balancing_status
 
 PARALLEL_UPDATES = 0
 
@@ -47,8 +48,17 @@ class JKSensorDescription(SensorEntityDescription):
     """
 
     value_fn: Callable[[JKBalancerCoordinator], StateType]
+    attributes_fn: Callable[[JKBalancerCoordinator], Mapping[str, Any]] | None = None
     exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
     of_cells: bool = False
+
+
+def _drift_attributes(coordinator: JKBalancerCoordinator) -> Mapping[str, Any]:
+    """How far the drifting cell is from the average, over how long."""
+    drift = coordinator.care.drift
+    if drift is None:
+        return {}
+    return {"deviation": round(drift.deviation * 1000, 1), "hours": drift.hours}
 
 
 def _micro(value: float | None) -> float | None:
@@ -127,17 +137,45 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         value_fn=lambda c: _micro(c.data.cell_info.delta_cell_voltage),
         of_cells=True,
     ),
+    # A state class keeps every change of cell out of the logbook.
     JKSensorDescription(
         key="min_voltage_cell",
         translation_key="min_voltage_cell",
+        state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda c: c.data.cell_info.min_voltage_cell,
         of_cells=True,
     ),
     JKSensorDescription(
         key="max_voltage_cell",
         translation_key="max_voltage_cell",
+        state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda c: c.data.cell_info.max_voltage_cell,
         of_cells=True,
+    ),
+    JKSensorDescription(
+        key="balancing_status",
+        translation_key="balancing_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[status.value for status in BalancingStatus],
+        value_fn=lambda c: balancing_status(c.data),
+    ),
+    JKSensorDescription(
+        key="drifting_cell",
+        translation_key="drifting_cell",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda c: None if c.care.drift is None else c.care.drift.cell,
+        attributes_fn=_drift_attributes,
+    ),
+    JKSensorDescription(
+        key="cell_drift",
+        translation_key="cell_drift",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda c: (
+            None if c.care.drift is None else round(c.care.drift.deviation * 1000, 1)
+        ),
     ),
     JKSensorDescription(
         key="balancing_current",
@@ -217,6 +255,15 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         exists_fn=_bms,
     ),
     JKSensorDescription(
+        key="estimated_capacity",
+        translation_key="estimated_capacity",
+        native_unit_of_measurement=AMPERE_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda c: c.data.cell_info.estimated_capacity,
+        exists_fn=_bms,
+    ),
+    JKSensorDescription(
         key="cycle_count",
         translation_key="cycle_count",
         state_class=SensorStateClass.TOTAL_INCREASING,
@@ -286,6 +333,13 @@ class JKSensor(JKBalancerEntity, SensorEntity):
     def native_value(self) -> StateType:
         """Return the value from the newest snapshot."""
         return self.entity_description.value_fn(self.coordinator)
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Details that go with the value (the drifting cell's deviation)."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.coordinator)
 
 
 class JKCellSensor(JKBalancerEntity, SensorEntity):

@@ -13,7 +13,10 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.jk_balancer.const import (
+    CONF_CHEMISTRY,
     CONF_CONNECTION_MODE,
+    CONF_IMBALANCE_HOLD,
+    CONF_IMBALANCE_THRESHOLD,
     CONF_PROTOCOL,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
@@ -246,13 +249,22 @@ async def test_options_update_interval_and_connection_mode(
     assert result["step_id"] == "init"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_UPDATE_INTERVAL: 120, CONF_CONNECTION_MODE: "per_update"},
+        {
+            CONF_UPDATE_INTERVAL: 120,
+            CONF_CONNECTION_MODE: "per_update",
+            CONF_CHEMISTRY: "lfp",
+            CONF_IMBALANCE_THRESHOLD: 20,  # what the trigger gives anyway
+            CONF_IMBALANCE_HOLD: 60,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
+    # The threshold that follows the trigger is not pinned.
     assert entry.options == {
         CONF_UPDATE_INTERVAL: 120,
         CONF_CONNECTION_MODE: "per_update",
+        CONF_CHEMISTRY: "lfp",
+        CONF_IMBALANCE_HOLD: 60,
     }
     coordinator = entry.runtime_data
     assert coordinator.update_interval is not None
@@ -295,8 +307,17 @@ async def test_options_name_the_device_and_tell_the_interval_slots_sustain(
     # NaN gets past the selector's range check; the dialog says what is wrong.
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_UPDATE_INTERVAL: math.nan, CONF_CONNECTION_MODE: "per_update"},
+        {
+            CONF_UPDATE_INTERVAL: math.nan,
+            CONF_CONNECTION_MODE: "per_update",
+            CONF_CHEMISTRY: "auto",
+            CONF_IMBALANCE_THRESHOLD: math.nan,
+            CONF_IMBALANCE_HOLD: 60,
+        },
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_UPDATE_INTERVAL: "not_a_number"}
+    assert result["errors"] == {
+        CONF_UPDATE_INTERVAL: "not_a_number",
+        CONF_IMBALANCE_THRESHOLD: "not_a_number",
+    }
     assert entries[0].options == {CONF_CONNECTION_MODE: "per_update"}

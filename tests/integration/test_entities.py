@@ -137,7 +137,7 @@ async def test_device_registry_entry(
 async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -> None:
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
-    entity_id = "number.jk_b2a16s_balance_trigger_voltage"
+    entity_id = "number.jk_b2a16s_trigger_delta"
     state = hass.states.get(entity_id)
     assert state is not None
     # Shown in mV, as the manuals and the cell difference sensor speak of it.
@@ -154,9 +154,8 @@ async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -
     assert state_value(hass, entity_id) == "12"
     # Every setting writes through to the device.
     for key, value in (
-        ("balance_start_voltage", 3.2),
-        ("maximum_balance_current", 1.5),
-        ("cell_count", 15),
+        ("start_voltage", 3.2),
+        ("max_balance_current", 1.5),
         ("power_off_voltage", 2.8),
     ):
         await hass.services.async_call(
@@ -168,7 +167,6 @@ async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -
         assert float(state_value(hass, f"number.jk_b2a16s_{key}")) == value
     assert device.settings.balance_start_voltage == pytest.approx(3.2)
     assert device.settings.max_balance_current == pytest.approx(1.5)
-    assert device.settings.cell_count == 15
     assert device.settings.power_off_voltage == pytest.approx(2.8)
 
 
@@ -176,7 +174,7 @@ async def test_maximum_balance_current_follows_the_model(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
     await setup_entry(hass, proxy.add("jk-bd6a17s6p"))
-    state = hass.states.get("number.jk_bd6a17s6p_maximum_balance_current")
+    state = hass.states.get("number.jk_bd6a17s6p_max_balance_current")
     assert state is not None
     assert state.attributes["max"] == 0.6
 
@@ -193,7 +191,7 @@ async def test_battery_capacity_and_calibration_on_a_bms(
         blocking=True,
     )
     assert device.settings.battery_capacity == 304
-    calibration = "number.jk_pb2a16s20p_voltage_calibration"
+    calibration = "number.jk_pb2a16s20p_calibration"
     entity_registry.async_update_entity(calibration, disabled_by=None)
     await hass.config_entries.async_reload(
         next(iter(hass.config_entries.async_entries("jk_balancer"))).entry_id
@@ -241,7 +239,7 @@ async def test_rejected_write_shows_a_translated_error_and_the_true_value(
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
     device.refuse_writes()
-    entity_id = "number.jk_b2a16s_balance_trigger_voltage"
+    entity_id = "number.jk_b2a16s_trigger_delta"
     with pytest.raises(HomeAssistantError) as caught:
         await hass.services.async_call(
             "number",
@@ -292,7 +290,7 @@ async def test_write_gives_up_on_a_device_that_does_not_come_back(
             "number",
             SERVICE_SET_VALUE,
             {
-                ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_voltage",
+                ATTR_ENTITY_ID: "number.jk_b2a16s_trigger_delta",
                 ATTR_VALUE: 20,
             },
             blocking=True,
@@ -309,7 +307,7 @@ async def test_write_while_the_device_is_gone_changes_nothing(
 ) -> None:
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
-    entity_id = "number.jk_b2a16s_balance_trigger_voltage"
+    entity_id = "number.jk_b2a16s_trigger_delta"
     device.set_powered(False)
     # The entity still shows the last value while the link is being re-tried.
     with pytest.raises(HomeAssistantError) as caught:
@@ -350,13 +348,11 @@ async def test_cell_sensors_follow_the_cell_count(
     entity_registry: er.EntityRegistry,
 ) -> None:
     device = proxy.add("jk-b5a24s", cells=16)
-    await setup_entry(hass, device)
+    entry = await setup_entry(hass, device)
     assert hass.states.get("sensor.jk_b5a24s_cell_16_voltage") is not None
-    await hass.services.async_call(
-        "number",
-        SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: "number.jk_b5a24s_cell_count", ATTR_VALUE: 14},
-        blocking=True,
+    # Fewer cells than are connected: as after rewiring, confirmed.
+    await entry.runtime_data.async_write_setting(
+        "cell_count", 14, fewer_cells_confirmed=True
     )
     await next_update(hass)
     assert hass.states.get("sensor.jk_b5a24s_cell_14_voltage") is not None
@@ -435,9 +431,7 @@ async def test_a_balancer_first_seen_without_cells_gets_its_cell_sensors(
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308])
-@pytest.mark.parametrize(
-    "entity", ["balance_trigger_voltage", "power_off_voltage", "cell_count"]
-)
+@pytest.mark.parametrize("entity", ["trigger_delta", "power_off_voltage", "cell_count"])
 async def test_non_finite_and_absurd_values_never_reach_the_device(
     hass: HomeAssistant, proxy: Proxy, entity: str, value: float
 ) -> None:

@@ -28,7 +28,12 @@ async def test_high_wire_resistance_raises_an_issue_until_fixed(
         "jk_balancer", f"wire_resistance_{entry.entry_id}"
     )
     assert issue is not None
-    assert issue.translation_placeholders == {"name": "JK-B2A16S", "cells": "5"}
+    # It names the cell, its wire's resistance and the limit.
+    assert issue.translation_placeholders == {
+        "name": "JK-B2A16S",
+        "cells": "5: 3.00 Ω",
+        "limit": "1.00",
+    }
     assert not issue.is_fixable
     state = hass.states.get("binary_sensor.jk_b2a16s_wire_resistance_too_high")
     assert state is not None
@@ -116,15 +121,28 @@ async def test_mismatch_the_device_reports_without_a_clear_fix(
     assert issue.translation_key == "cell_count_mismatch_unknown"
 
 
-async def test_issues_go_with_the_entry(
+async def test_an_ignored_repair_stays_ignored_across_reloads(
     hass: HomeAssistant, proxy: Proxy, issue_registry: ir.IssueRegistry
 ) -> None:
     device = proxy.add("jk-b2a16s", high_resistance_cell=1)
     entry = await setup_entry(hass, device)
-    assert issue_registry.async_get_issue(
-        "jk_balancer", f"wire_resistance_{entry.entry_id}"
-    )
+    issue_id = f"wire_resistance_{entry.entry_id}"
+    ir.async_ignore_issue(hass, "jk_balancer", issue_id, True)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await next_update(hass)
+    issue = issue_registry.async_get_issue("jk_balancer", issue_id)
+    assert issue is not None
+    assert issue.dismissed_version is not None  # still ignored
+
+
+async def test_issues_go_with_the_device(
+    hass: HomeAssistant, proxy: Proxy, issue_registry: ir.IssueRegistry
+) -> None:
+    device = proxy.add("jk-b2a16s", high_resistance_cell=1)
+    entry = await setup_entry(hass, device)
+    issue_id = f"wire_resistance_{entry.entry_id}"
     await hass.config_entries.async_unload(entry.entry_id)
-    assert not issue_registry.async_get_issue(
-        "jk_balancer", f"wire_resistance_{entry.entry_id}"
-    )
+    assert issue_registry.async_get_issue("jk_balancer", issue_id)
+    await hass.config_entries.async_remove(entry.entry_id)
+    assert not issue_registry.async_get_issue("jk_balancer", issue_id)

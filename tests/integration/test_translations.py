@@ -87,7 +87,13 @@ def test_every_error_message_exists() -> None:
         for item in vars(errors).values()
         if isinstance(item, type) and issubclass(item, errors.JKError)
     }
-    raised_by_the_integration = {
+    refusals_of_harmful_settings = {
+        "cell_count_below_connected",
+        "power_off_at_cells",
+        "power_off_without_cells",
+        "start_voltage_unreachable",
+    }
+    raised_by_the_integration = refusals_of_harmful_settings | {
         "device_not_found",
         "password_changed",
         "stream_stalled",

@@ -32,7 +32,8 @@ from custom_components.jk_balancer.protocol.commands import (
 from custom_components.jk_balancer.protocol.decode import (
     decode_settings,
 )
-from custom_components.jk_balancer.protocol.settings import Confirmation, prepare_write
+from custom_components.jk_balancer.protocol.settings import Confirmation
+from custom_components.jk_balancer.protocol.writes import prepare_write
 from jk_tools.captures import (
     ATT_NOTIFICATION,
     ATT_WRITE_COMMAND,

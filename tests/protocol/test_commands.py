@@ -28,10 +28,9 @@ from custom_components.jk_balancer.protocol.model import (
     DeviceInfo,
     Settings,
 )
-from custom_components.jk_balancer.protocol.settings import (
-    SETTING_SPECS,
+from custom_components.jk_balancer.protocol.settings import SETTING_SPECS, get_spec
+from custom_components.jk_balancer.protocol.writes import (
     check_plausible,
-    get_spec,
     held_value,
     is_confirmed,
     prepare_write,

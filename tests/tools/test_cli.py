@@ -12,7 +12,8 @@ from typing import Any
 from bleak.exc import BleakError
 import pytest
 
-from jk_tools import cli
+from jk_tools import cli, decode_files, live
+from jk_tools.captures import load_frames
 
 
 async def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -241,7 +242,7 @@ async def test_monitor_shows_cells_converging(
     assert len(rows) == 5
     deltas = [float(row.split()[2]) for row in rows]
     assert deltas[-1] < deltas[0]
-    assert "yes" in rows[0]
+    assert rows[0].split()[3] == "balancing"
     assert len(rows[0].split()) == 5 + 16
 
 
@@ -258,14 +259,14 @@ async def test_monitor_json(capsys: pytest.CaptureFixture[str]) -> None:
 async def test_monitor_ends_when_the_link_is_lost(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = cli.VirtualBalancer
+    original = live.VirtualBalancer
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
         device = original(*args, **kwargs)
         device.drop_link(mid_frame=True)
         return device
 
-    monkeypatch.setattr(cli, "VirtualBalancer", flaky)
+    monkeypatch.setattr(live, "VirtualBalancer", flaky)
     status, _, err = await run(capsys, "read", "--emulator", "jk-b2a16s")
     assert status == 1
     assert "disconnected" in err or "connection lost" in err
@@ -355,7 +356,7 @@ async def test_set_refuses_non_finite_and_absurd_values_before_connecting(
     def no_connection(_args: Any) -> Any:
         raise AssertionError("connected for a value no device takes")
 
-    monkeypatch.setattr(cli, "_connected", no_connection)
+    monkeypatch.setattr(live, "connected", no_connection)
     # "--": a value starting with "-" is not an option.
     status, out, err = await run(
         capsys, "set", "--emulator", "jk-b2a16s", "--", setting, value
@@ -441,7 +442,7 @@ async def test_decode_prints_frames_as_it_reads_them(
 ) -> None:
     """The first frames are out before the rest of the file is read."""
     recorded = captures / "pdus" / "JK-B2A8S20P-11.17-BLE-JK02_32S.txt"
-    frames = cli.load_frames(recorded).frames
+    frames = load_frames(recorded).frames
     printed_while_reading: list[int] = []
 
     def streamed(_path: Path) -> Any:
@@ -450,8 +451,56 @@ async def test_decode_prints_frames_as_it_reads_them(
                 printed_while_reading.append(len(capsys.readouterr().out.splitlines()))
             yield item
 
-    monkeypatch.setattr(cli, "read_frames", streamed)
+    monkeypatch.setattr(decode_files, "read_frames", streamed)
     status, out, _ = await run(capsys, "decode", str(recorded))
     assert status == 0
     assert printed_while_reading[0] > 0
     assert printed_while_reading[0] + len(json_lines(out)) == len(frames)
+
+
+async def test_read_tells_why_it_is_or_is_not_balancing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = await run(capsys, "read", "--emulator", "jk-b2a16s", "--json")
+    assert status == 0
+    assert json.loads(out)["balancing_status"] == "balancing"
+    status, out, _ = await run(capsys, "read", "--emulator", "jk-b2a16s")
+    assert "Balancing status: balancing" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("power_off_voltage", "3.5"), "at or above the lowest cell"),
+        (("balance_start_voltage", "3.8"), "LFP cells never go above 3.6 V"),
+        (("cell_count", "12"), "16 cells are connected"),
+    ],
+)
+async def test_set_refuses_what_would_harm(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, str], message: str
+) -> None:
+    status, out, err = await run(capsys, "set", "--emulator", "jk-b2a16s", *args)
+    assert status == 2
+    assert out == ""
+    assert message in err
+    assert err.rstrip().endswith("nothing was sent")
+
+
+async def test_set_after_the_user_says_what_the_pack_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = await run(
+        capsys,
+        "set",
+        "--emulator",
+        "jk-b2a16s",
+        "--chemistry",
+        "ncm",
+        "balance_start_voltage",
+        "3.8",
+    )
+    assert (status, out) == (0, "3.8\n")
+    status, out, _ = await run(
+        capsys, "set", "--emulator", "jk-b2a16s", "--fewer-cells", "cell_count", "12"
+    )
+    assert (status, out) == (0, "12\n")

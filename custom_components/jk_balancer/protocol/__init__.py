@@ -6,6 +6,17 @@ here; they do not reach into the modules.
 """
 
 from .advertisement import is_jk_advertisement
+from .analysis import (
+    DEFAULT_IMBALANCE_HOLD,
+    BalancingStatus,
+    Chemistry,
+    Drift,
+    DriftTracker,
+    ImbalanceWatch,
+    balancing_status,
+    default_imbalance_threshold,
+    infer_chemistry,
+)
 from .client import JKBalancerClient
 from .commands import Command, encode_request, parse_command
 from .const import (
@@ -33,6 +44,7 @@ from .errors import (
     ProtocolDetectionError,
     SettingError,
     SettingOutOfRangeError,
+    UnsafeSettingError,
     UnsupportedDeviceError,
     WriteNotConfirmedError,
 )
@@ -45,33 +57,36 @@ from .settings import (
     Limits,
     SettingSpec,
     ValueKind,
-    check_plausible,
-    held_value,
-    setting_limits,
     spec_for_register,
-    validate_write,
 )
+from .writes import check_plausible, held_value, setting_limits, validate_write
 
 __all__ = [
     "CELL_INFO_LAYOUTS",
     "CHARACTERISTIC_UUID",
     "COMMAND_HEADER",
+    "DEFAULT_IMBALANCE_HOLD",
     "DEFAULT_PASSCODE",
     "DEVICE_INFO",
     "SERVICE_UUID",
     "SETTINGS_LAYOUTS",
     "SETTING_SPECS",
     "WIRE_RESISTANCE_LIMIT",
+    "BalancingStatus",
     "CellInfo",
+    "Chemistry",
     "Command",
     "Confirmation",
     "DeviceConnectionError",
     "DeviceInfo",
+    "Drift",
+    "DriftTracker",
     "Frame",
     "FrameAssembler",
     "FrameDecoder",
     "FrameError",
     "FrameType",
+    "ImbalanceWatch",
     "JKBalancerClient",
     "JKError",
     "Limits",
@@ -83,17 +98,21 @@ __all__ = [
     "SettingSpec",
     "Settings",
     "Snapshot",
+    "UnsafeSettingError",
     "UnsupportedDeviceError",
     "ValueKind",
     "WriteNotConfirmedError",
+    "balancing_status",
     "check_cell_info",
     "check_plausible",
     "decode_cell_info",
     "decode_device_info",
+    "default_imbalance_threshold",
     "detect_protocol",
     "encode_frame",
     "encode_request",
     "held_value",
+    "infer_chemistry",
     "is_jk_advertisement",
     "parse_command",
     "redact_passcodes",

@@ -25,6 +25,7 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 import bleak_retry_connector
 
+from .analysis import Chemistry
 from .commands import encode_request
 from .const import CHARACTERISTIC_UUID, SERVICE_UUID, FrameType, Protocol, Request
 from .decode import CheckedCellInfo, FrameDecoder
@@ -38,7 +39,8 @@ from .errors import (
 )
 from .frame import AssemblerStats, FrameAssembler
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
-from .settings import Confirmation, held_value, is_confirmed, validate_write
+from .settings import Confirmation
+from .writes import held_value, is_confirmed, validate_write
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -269,18 +271,33 @@ class JKBalancerClient:
         assert isinstance(result, Settings)
         return result
 
-    async def write_setting(self, key: str, value: float | bool) -> Settings:
+    async def write_setting(
+        self,
+        key: str,
+        value: float | bool,
+        *,
+        chemistry: Chemistry | None = None,
+        fewer_cells_confirmed: bool = False,
+    ) -> Settings:
         """Write a setting and return the settings the device holds afterwards.
 
-        The value is checked against the device's range before anything is sent
-        (SettingOutOfRangeError). After the write the settings are read back;
-        WriteNotConfirmedError when the device holds another value.
+        The value is checked against the device's range, and against harm to
+        the pack as it is now, before anything is sent (SettingOutOfRangeError,
+        UnsafeSettingError; see ``validate_write``). After the write the
+        settings are read back; WriteNotConfirmedError when the device holds
+        another value.
         """
         async with self._write_lock:
             snapshot = self.snapshot
             if snapshot is None or not self.is_connected:
                 raise NotConnectedError("not connected", name=self.name)
-            write = validate_write(snapshot, key, value)
+            write = validate_write(
+                snapshot,
+                key,
+                value,
+                chemistry=chemistry,
+                fewer_cells_confirmed=fewer_cells_confirmed,
+            )
             _LOGGER.debug("%s: writing %s = %s", self.name, key, write.value)
             await self._send(write.command)
             settings = await self.request_settings()

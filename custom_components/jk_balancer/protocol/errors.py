@@ -74,6 +74,18 @@ class SettingOutOfRangeError(SettingError):
     translation_key = "value_out_of_range"
 
 
+class UnsafeSettingError(SettingError):
+    """The value would harm the pack or the balancer as it is now; nothing was sent.
+
+    Each kind of harm has its own ``translation_key``, so the user is told the
+    consequence.
+    """
+
+    def __init__(self, translation_key: str, reason: str, **placeholders: str) -> None:
+        super().__init__(reason, **placeholders)
+        self.translation_key = translation_key
+
+
 class WriteNotConfirmedError(SettingError):
     """The device did not take the value: its read-back differs."""
 

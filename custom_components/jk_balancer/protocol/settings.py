@@ -5,12 +5,13 @@ written on each layout (register, encoding, scale), what it accepts (range and
 step, narrowed by the device's model), how users are shown it (unit, such as
 millivolts for the trigger delta) and how a write is confirmed. The number and
 switch entities, the CLI's ``set`` and the virtual balancer all read these
-definitions; nothing about a setting is restated elsewhere.
+definitions; nothing about a setting is restated elsewhere. How a value is
+checked before it is written is in :mod:`.writes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
 import math
@@ -18,14 +19,10 @@ import struct
 from types import MappingProxyType
 from typing import Final
 
-from .commands import Command, encode_command
+from .commands import Command
 from .const import Protocol
-from .errors import (
-    SettingNotSupportedError,
-    SettingOutOfRangeError,
-    UnknownSettingError,
-)
-from .model import CellInfo, DeviceInfo, Settings, Snapshot
+from .errors import UnknownSettingError
+from .model import Settings
 
 
 class Encoding(Enum):
@@ -261,11 +258,6 @@ SETTING_SPECS: Final = MappingProxyType(
 if set(SETTING_SPECS) != {f.name for f in fields(Settings)}:  # pragma: no cover
     raise RuntimeError("every Settings field is a setting and vice versa")
 
-# A calibration further than this from what the device measures is a typo.
-CALIBRATION_WINDOW: Final = 0.10
-# Accepted difference between the entered and the afterwards measured pack voltage.
-CALIBRATION_TOLERANCE: Final = 0.01
-
 
 def get_spec(key: str) -> SettingSpec:
     """Return the setting named ``key``."""
@@ -288,158 +280,3 @@ def spec_for_register(protocol: Protocol, command: Command) -> SettingSpec | Non
         ):
             return spec
     return None
-
-
-def setting_limits(
-    spec: SettingSpec,
-    protocol: Protocol,
-    device_info: DeviceInfo | None = None,
-    cell_info: CellInfo | None = None,
-) -> Limits:
-    """Return the range this device accepts for the setting."""
-    if not spec.supported(protocol):
-        raise SettingNotSupportedError(
-            f"{spec.key} cannot be written on {protocol} devices",
-            setting=spec.key,
-            protocol=str(protocol),
-        )
-    low, high = spec.ranges[protocol]
-    if spec is MAX_BALANCE_CURRENT and device_info is not None:
-        high = device_info.rated_balance_current or high
-    elif spec is CELL_COUNT and device_info is not None:
-        high = min(high, device_info.model_cells or high)
-    elif spec is VOLTAGE_CALIBRATION:
-        measured = None if cell_info is None else cell_info.total_voltage
-        if not measured or measured <= 0:
-            raise SettingNotSupportedError(
-                "voltage calibration needs a current pack voltage measurement",
-                setting=spec.key,
-                protocol=str(protocol),
-            )
-        low = _round_step(measured * (1 - CALIBRATION_WINDOW), spec.step, math.ceil)
-        high = _round_step(measured * (1 + CALIBRATION_WINDOW), spec.step, math.floor)
-    return Limits(low, high, spec.step)
-
-
-def _round_step(value: float, step: float, rounding: Callable[[float], int]) -> float:
-    return round(rounding(round(value / step, 6)) * step, 6)
-
-
-def check_value(spec: SettingSpec, value: float | bool, limits: Limits) -> float:
-    """The value snapped to the setting's step, or SettingOutOfRangeError.
-
-    NaN, infinities and values beyond the limits are refused before any
-    arithmetic that could fail on them.
-    """
-    number = float(value)
-    if not math.isfinite(number) or not (
-        limits.minimum - 1e-9 <= number <= limits.maximum + 1e-9
-    ):
-        raise _out_of_range(spec, number, limits)
-    if spec.kind is not ValueKind.DECIMAL and number != int(number):
-        raise _out_of_range(spec, number, limits)
-    # Snap to the setting's resolution so 3.4500000001 is written as 3.45.
-    snapped = round(round(number / spec.step) * spec.step, 6)
-    return min(max(snapped, limits.minimum), limits.maximum)
-
-
-def check_plausible(spec: SettingSpec, value: float | bool) -> float:
-    """Refuse a value no device of any layout would take (nothing connected)."""
-    low, high = spec.widest_range()
-    return check_value(spec, value, Limits(low, high, spec.step))
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedWrite:
-    """A validated write: the command to send and the value to expect."""
-
-    spec: SettingSpec
-    value: float
-    command: bytes
-
-
-def prepare_write(
-    key: str,
-    value: float | bool,
-    protocol: Protocol,
-    *,
-    device_info: DeviceInfo | None = None,
-    settings: Settings | None = None,
-    cell_info: CellInfo | None = None,
-) -> PreparedWrite:
-    """Validate a new value and build its command; nothing is sent.
-
-    Raises SettingOutOfRangeError (with the accepted range) for a value the
-    device would not accept, including NaN and infinities.
-    """
-    spec = get_spec(key)
-    number = check_value(
-        spec, value, setting_limits(spec, protocol, device_info, cell_info)
-    )
-    register = spec.registers[protocol]
-    raw = number
-    if spec is VOLTAGE_CALIBRATION and protocol is Protocol.JK04:
-        # JK04 wants its ADC reference: scale the present one by measured/shown.
-        if settings is None or settings.voltage_calibration is None:
-            raise SettingNotSupportedError(
-                "voltage calibration needs the device's settings first",
-                setting=spec.key,
-                protocol=str(protocol),
-            )
-        assert cell_info is not None  # setting_limits demanded it
-        assert cell_info.total_voltage is not None
-        raw = settings.voltage_calibration * number / cell_info.total_voltage
-    payload = register.encode(raw)
-    return PreparedWrite(spec, number, encode_command(register.address, payload))
-
-
-def validate_write(snapshot: Snapshot, key: str, value: float | bool) -> PreparedWrite:
-    """Check a new value against the device as it is now; nothing is sent."""
-    return prepare_write(
-        key,
-        value,
-        snapshot.protocol,
-        device_info=snapshot.device_info,
-        settings=snapshot.settings,
-        cell_info=snapshot.cell_info,
-    )
-
-
-def _out_of_range(
-    spec: SettingSpec, value: float, limits: Limits
-) -> SettingOutOfRangeError:
-    """The error names values in the unit users see; its reason in ``unit``."""
-    unit = f" {spec.unit}" if spec.unit else ""
-    shown = spec.shown_unit or ""
-
-    def show(number: float) -> str:
-        return f"{spec.to_display(number):g}"
-
-    return SettingOutOfRangeError(
-        f"{spec.key} {value:g}{unit} is outside {limits.minimum:g}..{limits.maximum:g}"
-        f"{unit}; nothing was sent",
-        setting=spec.key,
-        value=show(value),
-        min=show(limits.minimum),
-        max=show(limits.maximum),
-        unit=shown,
-    )
-
-
-def held_value(
-    spec: SettingSpec, settings: Settings, cell_info: CellInfo | None
-) -> float | None:
-    """Return the value the device holds now, in the setting's own terms."""
-    if spec.confirmation is Confirmation.PACK_VOLTAGE:
-        return cell_info.total_voltage if cell_info is not None else None
-    current = getattr(settings, spec.key)
-    return None if current is None else float(current)
-
-
-def is_confirmed(write: PreparedWrite, held: float | None) -> bool:
-    """Return True when the value the device holds matches the written one."""
-    if held is None:
-        return False
-    if write.spec.confirmation is Confirmation.PACK_VOLTAGE:
-        return abs(held - write.value) <= write.value * CALIBRATION_TOLERANCE
-    return abs(held - write.value) <= write.spec.step / 2

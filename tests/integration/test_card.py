@@ -1,0 +1,66 @@
+"""The cell card: served by the integration, fed with the balancer's entities."""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    WebSocketGenerator,
+)
+
+from custom_components.jk_balancer.card import CARD_URL
+from tests.integration.conftest import Proxy, setup_entry
+
+
+async def test_the_card_is_served_and_loaded_in_every_dashboard(
+    hass: HomeAssistant, proxy: Proxy, hass_client: ClientSessionGenerator
+) -> None:
+    assert await async_setup_component(hass, "frontend", {})
+    await setup_entry(hass, proxy.add())
+    extra = hass.data["frontend_extra_module_url"].urls
+    assert any(url.startswith(f"{CARD_URL}?v=") for url in extra)
+    client = await hass_client()
+    response = await client.get(CARD_URL)
+    assert response.status == 200
+    script = await response.text()
+    assert "customElements.define(CARD, JKBalancerCard)" in script
+    assert "window.customCards" in script
+
+
+async def test_the_card_learns_which_entity_is_which(
+    hass: HomeAssistant,
+    proxy: Proxy,
+    device_registry: dr.DeviceRegistry,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    device = proxy.add("jk-b2a24s20p", cells=8, name="Rack")
+    entry = await setup_entry(hass, device)
+    balancer = device_registry.async_get_device(
+        connections={("bluetooth", device.address)}
+    )
+    assert balancer is not None
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": "jk_balancer/device_entities", "device_id": balancer.id}
+    )
+    result = (await client.receive_json())["result"]
+    assert result["name"] == "Rack"
+    assert result["cells"] == [f"sensor.rack_cell_{n}_voltage" for n in range(1, 9)]
+    roles = result["entities"]
+    assert roles["balancing_status"] == "sensor.rack_balancing_status"
+    assert roles["delta_cell_voltage"] == "sensor.rack_cell_voltage_difference"
+    assert roles["wire_resistance_warning"] == (
+        "binary_sensor.rack_wire_resistance_too_high"
+    )
+    # Another integration's device is not a balancer.
+    other = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={("other", "x")}
+    )
+    await client.send_json_auto_id(
+        {"type": "jk_balancer/device_entities", "device_id": other.id}
+    )
+    answer = await client.receive_json()
+    assert answer["success"] is False
+    assert answer["error"]["code"] == "not_found"
