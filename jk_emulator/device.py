@@ -104,6 +104,7 @@ class VirtualBalancer:
         speed: float = 1.0,
         seed: int | None = None,
         noise: bool = True,
+        spread: float | None = None,
         drifting_cell: int | None = None,
         drift_current: float = 0.5,
         high_resistance_cell: int | None = None,
@@ -111,7 +112,8 @@ class VirtualBalancer:
     ) -> None:
         """Create a device; ``speed`` is simulated seconds per real second.
 
-        ``cells`` wired to the balancer default to the profile's. ``time_scale``
+        ``cells`` wired to the balancer default to the profile's, and so does
+        the ``spread`` of their state of charge. ``time_scale``
         shortens (below 1) the protocol's response times for tests; without
         ``noise`` measurements carry no jitter (reproducible values).
         ``drifting_cell`` (numbered from 1) leaks ``drift_current``;
@@ -129,7 +131,8 @@ class VirtualBalancer:
         wired = cells or profile.cells
         # Evenly spread, shuffled: the initial difference is the same for any seed.
         steps = max(wired - 1, 1)
-        offsets = [profile.spread * (i / steps - 0.5) for i in range(wired)]
+        spread = profile.spread if spread is None else spread
+        offsets = [spread * (i / steps - 0.5) for i in range(wired)]
         self.rng.shuffle(offsets)
         pack_cells = [
             Cell(

@@ -19,10 +19,11 @@ import subprocess
 import sys
 import time
 from typing import Any
+import urllib.error
 import urllib.parse
 import urllib.request
 
-from playwright.async_api import Page, Route, async_playwright, expect
+from playwright.async_api import Locator, Page, Route, async_playwright, expect
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,12 +116,17 @@ class Instance:
         self._token = token["access_token"]
 
     def state(self, entity_id: str) -> str:
-        value: str = self._call(f"/api/states/{entity_id}")["state"]
+        try:
+            value: str = self._call(f"/api/states/{entity_id}")["state"]
+        except urllib.error.HTTPError as err:  # not there (yet)
+            return f"HTTP {err.code}"
         return value
 
-    async def wait_for_state(self, page: Page, entity_id: str, expected: str) -> None:
+    async def wait_for_state(
+        self, page: Page, entity_id: str, expected: str, seconds: float = 20
+    ) -> None:
         """Wait until Home Assistant holds ``expected`` (the device confirmed it)."""
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + seconds
         while (state := self.state(entity_id)) != expected:
             assert time.monotonic() < deadline, (
                 f"{entity_id} is {state}, not {expected}"
@@ -184,9 +190,9 @@ async def serve_brand_images(route: Route) -> None:
     await route.fulfill(status=404)
 
 
-async def shot(page: Page, name: str) -> None:
+async def shot(page: Page, name: str, *, full_page: bool = False) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / f"{name}.png")
+    await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=full_page)
 
 
 async def test_user_journey(instance: Instance) -> None:
@@ -194,7 +200,13 @@ async def test_user_journey(instance: Instance) -> None:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        # Pages are reloaded to see what Home Assistant serves now, not what
+        # its service worker cached (the card is registered when the first
+        # balancer is added, after the first page load).
+        context = await browser.new_context(
+            viewport={"width": 1400, "height": 900}, service_workers="block"
+        )
+        page = await context.new_page()
         await page.route("https://brands.home-assistant.io/**", serve_brand_images)
         page.set_default_timeout(STEP_TIMEOUT)
         expect.set_options(timeout=STEP_TIMEOUT)
@@ -267,18 +279,199 @@ async def test_user_journey(instance: Instance) -> None:
         await instance.wait_for_state(page, "switch.house_bank_balancer", "on")
         await shot(page, "08_balancer_on")
 
-        # The trigger delta changes and reads back from the device.
-        trigger = (
-            page.locator("hui-number-entity-row")
-            .filter(has_text="Balance trigger voltage")
-            .locator("input")
-        )
+        # The trigger delta, in mV, changes and reads back from the device.
+        trigger = setting(page, "Trigger delta")
         await expect(trigger).to_have_value("5")
         await trigger.fill("8")
         await trigger.press("Enter")
-        await instance.wait_for_state(
-            page, "number.house_bank_balance_trigger_voltage", "8"
-        )
+        await instance.wait_for_state(page, "number.house_bank_trigger_delta", "8")
         await expect(trigger).to_have_value("8")
         await shot(page, "09_trigger_changed")
+
+        # A power-off voltage above the cells would switch the balancer off,
+        # radio and all: refused, with the consequence, and nothing written.
+        power_off = setting(page, "Power-off")
+        await power_off.fill("3.6")
+        await power_off.press("Enter")
+        await expect(page.get_by_text("could not switch it on again")).to_be_visible()
+        await shot(page, "10_power_off_refused")
+        assert instance.state("number.house_bank_power_off") == "2.5"
+
+        await look_after_the_pack(page, instance)
+        await show_the_cell_card(page, instance)
+        await check_names_fit(page, instance)
         await browser.close()
+
+
+def setting(page: Page, name: str) -> Locator:
+    """The input of a setting on the device page."""
+    return page.locator("hui-number-entity-row").filter(has_text=name).locator("input")
+
+
+async def add_balancers(page: Page) -> None:
+    """Add the balancers still waiting as discovered, with their password."""
+    await page.evaluate(
+        """async () => {
+          const hass = document.querySelector("home-assistant").hass;
+          const flows = await hass.callWS({type: "config_entries/flow/progress"});
+          for (const flow of flows.filter((f) => f.handler === "jk_balancer")) {
+            await hass.callApi(
+              "POST", `config/config_entries/flow/${flow.flow_id}`, {password: "1234"}
+            );
+          }
+        }"""
+    )
+
+
+async def look_after_the_pack(page: Page, instance: Instance) -> None:
+    """Why each balances or not, and House bank's drifting cell found."""
+    await add_balancers(page)
+    await instance.wait_for_state(
+        page, "sensor.rack_24s_balancing_status", "wire_resistance_too_high"
+    )
+    # Cell 7 leaks: after a minute or two the cells are out of balance, and
+    # the balancer works against it.
+    await instance.wait_for_state(
+        page, "binary_sensor.house_bank_cells_out_of_balance", "on", seconds=240
+    )
+    await instance.wait_for_state(
+        page, "sensor.house_bank_balancing_status", "balancing"
+    )
+    await page.reload()
+    status = page.locator("hui-generic-entity-row").filter(has_text="Balancing status")
+    await expect(status).to_contain_text("Balancing")
+    problem = page.locator("hui-generic-entity-row").filter(
+        has_text="Cells out of balance"
+    )
+    await expect(problem).to_contain_text("Problem")
+    drifting = page.locator("hui-generic-entity-row").filter(has_text="Drifting cell")
+    await expect(drifting.first).to_contain_text("7")
+    await shot(page, "11_balancing_status_and_imbalance")
+
+
+async def show_the_cell_card(page: Page, instance: Instance) -> None:
+    """The card, added to a dashboard from the card picker, on every screen."""
+    await page.evaluate(
+        """async () => {
+          const hass = document.querySelector("home-assistant").hass;
+          await hass.callWS({
+            type: "lovelace/dashboards/create", url_path: "battery-pack",
+            title: "Battery", icon: "mdi:battery", mode: "storage",
+            require_admin: false, show_in_sidebar: true,
+          });
+          await hass.callWS({
+            type: "lovelace/config/save", url_path: "battery-pack",
+            config: {views: [{title: "Battery", path: "cells", cards: []}]},
+          });
+        }"""
+    )
+    await page.set_viewport_size({"width": 1400, "height": 900})
+    await page.goto(instance.base + "/battery-pack/cells?edit=1")
+    # The integration loads the card into every dashboard.
+    await page.wait_for_function(f"() => customElements.get('{CARD}')")
+    await page.get_by_role("button", name="Add card").click()
+    picker = page.locator("hui-dialog-create-card")
+    await picker.get_by_role("textbox").first.fill("JK balancer")
+    await picker.locator("div.card", has_text="JK balancer cells").first.click()
+    editor = page.locator("hui-dialog-edit-card")
+    # The editor offers the JK devices; one is picked already.
+    await expect(editor.get_by_text("Balancer", exact=True)).to_be_visible()
+    await expect(editor.locator(CARD)).to_be_visible()
+    await shot(page, "12_card_editor")
+    await editor.get_by_role("button", name="Save").click()
+    await page.get_by_role("button", name="Done").click()
+    await expect(page.locator(CARD)).to_have_count(1)
+    # One card per balancer, as the editor saved the first.
+    await page.evaluate(
+        """async (card) => {
+          const hass = document.querySelector("home-assistant").hass;
+          const saved = await hass.callWS(
+            {type: "lovelace/config", url_path: "battery-pack"}
+          );
+          const devices = new Set(
+            Object.values(hass.entities)
+              .filter((entity) => entity.platform === "jk_balancer")
+              .map((entity) => entity.device_id)
+          );
+          saved.views[0].cards = [...devices].map(
+            (device_id) => ({type: `custom:${card}`, device_id})
+          );
+          await hass.callWS(
+            {type: "lovelace/config/save", url_path: "battery-pack", config: saved}
+          );
+        }""",
+        CARD,
+    )
+    await page.reload()
+    house = page.locator(CARD).filter(has_text="House bank")
+    await expect(house.locator(".cell")).to_have_count(16)
+    await expect(house.locator(".cell.low .number")).to_have_text("7")
+    await expect(house).to_contain_text("Balancing")
+    rack = page.locator(CARD).filter(has_text="Rack 24S")
+    await expect(rack.locator(".cell")).to_have_count(24)
+    await expect(rack.locator(".cell", has=page.locator(".wire"))).to_contain_text("12")
+    garage = page.locator(CARD).filter(has_text="Garage 12V")
+    await expect(garage.locator(".cell")).to_have_count(4)
+    await shot(page, "13_card_desktop", full_page=True)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(house.locator(".cell")).to_have_count(16)
+    await shot(page, "14_card_phone", full_page=True)
+    await page.emulate_media(color_scheme="dark")
+    await page.set_viewport_size({"width": 1400, "height": 900})
+    await shot(page, "15_card_dark", full_page=True)
+    await page.emulate_media(color_scheme="light")
+
+
+async def check_names_fit(page: Page, instance: Instance) -> None:
+    """Every name on the device page shows whole, in English, German, Chinese."""
+    await page.set_viewport_size({"width": 1400, "height": 2400})
+    for language in ("en", "de", "zh-Hans"):
+        await page.evaluate(
+            """async (language) => {
+              const hass = document.querySelector("home-assistant").hass;
+              await hass.callWS({type: "config/core/update", language});
+              const entries = await hass.callWS(
+                {type: "config_entries/get", domain: "jk_balancer"}
+              );
+              for (const entry of entries) {
+                await hass.callApi(
+                  "POST", `config/config_entries/entry/${entry.entry_id}/reload`
+                );
+              }
+            }""",
+            language,
+        )
+        await instance.wait_for_state(
+            page, "sensor.house_bank_balancing_status", "balancing"
+        )
+        await page.goto(instance.base + "/config/devices/dashboard")
+        await page.get_by_text("House bank").first.click()
+        await page.wait_for_url("**/config/devices/device/**")
+        await expect(page.locator("hui-number-entity-row").first).to_be_visible()
+        cut = await page.evaluate(TRUNCATED_TEXTS)
+        assert cut == [], f"{language}: {cut}"
+        await shot(page, f"16_names_{language}")
+    await page.evaluate(
+        """() => document.querySelector("home-assistant").hass.callWS(
+          {type: "config/core/update", language: "en"}
+        )"""
+    )
+
+
+CARD = "jk-balancer-card"
+# Texts the page cuts off with an ellipsis, through every shadow root.
+TRUNCATED_TEXTS = """() => {
+  const cut = [];
+  const walk = (root) => {
+    for (const element of root.querySelectorAll("*")) {
+      if (element.shadowRoot) walk(element.shadowRoot);
+      const style = getComputedStyle(element);
+      if (style.textOverflow === "ellipsis"
+          && element.scrollWidth > element.clientWidth + 1) {
+        cut.push((element.innerText || element.tagName).trim());
+      }
+    }
+  };
+  walk(document.querySelector("home-assistant").shadowRoot);
+  return cut;
+}"""

@@ -25,7 +25,7 @@ async def test_the_card_is_served_and_loaded_in_every_dashboard(
     response = await client.get(CARD_URL)
     assert response.status == 200
     script = await response.text()
-    assert "customElements.define(CARD, JKBalancerCard)" in script
+    assert "registry.define(CARD, JKBalancerCard)" in script
     assert "window.customCards" in script
 
 

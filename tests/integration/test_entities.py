@@ -155,8 +155,8 @@ async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -
     # Every setting writes through to the device.
     for key, value in (
         ("start_voltage", 3.2),
-        ("max_balance_current", 1.5),
-        ("power_off_voltage", 2.8),
+        ("max_current", 1.5),
+        ("power_off", 2.8),
     ):
         await hass.services.async_call(
             "number",
@@ -174,7 +174,7 @@ async def test_maximum_balance_current_follows_the_model(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
     await setup_entry(hass, proxy.add("jk-bd6a17s6p"))
-    state = hass.states.get("number.jk_bd6a17s6p_max_balance_current")
+    state = hass.states.get("number.jk_bd6a17s6p_max_current")
     assert state is not None
     assert state.attributes["max"] == 0.6
 
@@ -187,7 +187,7 @@ async def test_battery_capacity_and_calibration_on_a_bms(
     await hass.services.async_call(
         "number",
         SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_battery_capacity", ATTR_VALUE: 304},
+        {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_capacity", ATTR_VALUE: 304},
         blocking=True,
     )
     assert device.settings.battery_capacity == 304
@@ -431,7 +431,7 @@ async def test_a_balancer_first_seen_without_cells_gets_its_cell_sensors(
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308])
-@pytest.mark.parametrize("entity", ["trigger_delta", "power_off_voltage", "cell_count"])
+@pytest.mark.parametrize("entity", ["trigger_delta", "power_off", "cell_count"])
 async def test_non_finite_and_absurd_values_never_reach_the_device(
     hass: HomeAssistant, proxy: Proxy, entity: str, value: float
 ) -> None:

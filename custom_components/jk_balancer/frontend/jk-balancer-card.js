@@ -303,7 +303,7 @@ const STYLE = `
   }
   .bar span {
     display: block; height: 100%; border-radius: 6px;
-    background: var(--jk-cell-color, var(--primary-color));
+    background: var(--jk-cell-color, #8a9bab);
   }
   .volts { font-variant-numeric: tabular-nums; }
   .cell.low .bar span, .legend i.low { background: var(--error-color, #db4437); }
@@ -352,9 +352,13 @@ class JKBalancerCardEditor extends HTMLElement {
   }
 }
 
-if (!customElements.get(CARD)) {
-  customElements.define(CARD, JKBalancerCard);
-  customElements.define(`${CARD}-editor`, JKBalancerCardEditor);
+function register() {
+  const registry = window.customElements;
+  if (registry.get(CARD)) {
+    return;
+  }
+  registry.define(CARD, JKBalancerCard);
+  registry.define(`${CARD}-editor`, JKBalancerCardEditor);
   window.customCards = window.customCards || [];
   window.customCards.push({
     type: CARD,
@@ -363,3 +367,8 @@ if (!customElements.get(CARD)) {
     preview: true,
   });
 }
+
+// Home Assistant's app replaces the custom element registry when it starts,
+// and an integration's module can run before that: define the card once the
+// app is there, in the registry its dashboards look in.
+window.customElements.whenDefined("home-assistant").then(register);
