@@ -156,16 +156,18 @@ class VirtualBalancer:
         )
         self._jitter = 0.2 if noise else 0.0
         jk04 = profile.protocol is Protocol.JK04
+        bluetooth = profile.protocol.is_bluetooth
         self.settings = Settings(
             cell_count=wired,
             balancer_enabled=True,
             balance_trigger_voltage=profile.trigger_voltage,
-            balance_start_voltage=profile.start_voltage,
+            # The RS485 reply carries neither (the device has its own).
+            balance_start_voltage=profile.start_voltage if bluetooth else None,
             max_balance_current=profile.balance_current,
-            power_off_voltage=profile.power_off_voltage,
+            power_off_voltage=profile.power_off_voltage if bluetooth else None,
             # JK04 reports its ADC reference voltage; JK02 no calibration.
             voltage_calibration=ADC_REFERENCE if jk04 else None,
-            battery_capacity=None if jk04 else profile.capacity,
+            battery_capacity=profile.capacity if profile.protocol.is_jk02 else None,
         )
         # Reported voltage = true voltage * calibration; on JK04 the ratio of
         # the ADC reference to the factory one.
@@ -275,7 +277,7 @@ class VirtualBalancer:
         elif command.command == Request.SETTINGS:
             self._answer(link, SETTINGS_DELAY, self._settings_frame)
         else:
-            self._write_register(command)
+            self.write_register(command)
             return
         first = command.command not in link.requested
         link.requested.add(command.command)
@@ -303,7 +305,8 @@ class VirtualBalancer:
         timer = loop.call_later(delay * self.time_scale, fire)
         link.timers.add(timer)
 
-    def _write_register(self, command: Command) -> None:
+    def write_register(self, command: Command) -> None:
+        """Take a write to a register, as the firmware does (or refuse it)."""
         spec = spec_for_register(self.protocol, command)
         if spec is None:
             _LOGGER.debug("%s: unknown register %#04x", self.name, command.command)
@@ -367,19 +370,17 @@ class VirtualBalancer:
             self._next_counter(),
         )
 
-    def _cell_info_frame(self) -> bytes:
+    def measure(self) -> Measurement:
+        """Measure the cells now, as the next frame or reply reports them."""
         self._sync()
         count = self.settings.cell_count
-        wired = len(self.pack.cells)
         measured = [v * self.calibration for v in self.pack.measured_voltages()]
         # Taps above the wired cells read nothing; unplugged leads, no cell.
         voltages = (measured + [0.0] * count)[:count] if self.leads_plugged else []
-        if self.protocol.is_jk02:
+        if self.protocol is not Protocol.JK04:
             voltages = [round(v, 3) for v in voltages]
         resistances = [cell.wire_resistance for cell in self.pack.cells][:count]
         resistances += [0.0] * (count - len(resistances))
-        present = [v for v in voltages if v > 0] or [0.0]
-        highest, lowest = max(present), min(present)
         self.last_measurement = Measurement(
             voltages,
             resistances,
@@ -387,6 +388,15 @@ class VirtualBalancer:
             self.pack.balance_current,
             self.pack.pack_current,
         )
+        return self.last_measurement
+
+    def _cell_info_frame(self) -> bytes:
+        count = self.settings.cell_count
+        wired = len(self.pack.cells)
+        measurement = self.measure()
+        voltages, resistances = measurement.cell_voltages, measurement.cell_resistances
+        present = [v for v in voltages if v > 0] or [0.0]
+        highest, lowest = max(present), min(present)
         values: dict[str, Any] = {
             "cell_voltages": voltages,
             "cell_resistances": resistances,

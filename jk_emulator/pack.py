@@ -162,9 +162,10 @@ class Pack:
             if self.balancing:
                 self.balancing = delta >= settings.balance_trigger_voltage
             else:
-                self.balancing = (
-                    delta > settings.balance_trigger_voltage
-                    and highest > settings.balance_start_voltage
+                # A start voltage the device does not report does not gate.
+                start = settings.balance_start_voltage or 0.0
+                self.balancing = delta > settings.balance_trigger_voltage and (
+                    highest > start
                 )
             self._highest = voltages.index(highest)
             self._lowest = voltages.index(lowest)

@@ -40,72 +40,85 @@ class Profile:
     trailer: bool = False
 
 
+_EVERY_PROFILE: Final = (
+    Profile(
+        "jk-b2a4s",
+        Protocol.JK04,
+        "JK-B2A4S",
+        "1.0",
+        "1.0.0",
+        4,
+        "JK-B2A4S capacitive balancer, 4 cells, 2 A (12 V 100 Ah pack)",
+    ),
+    Profile(
+        "jk-b2a16s",
+        Protocol.JK04,
+        "JK-B2A16S",
+        "3.0",
+        "3.3.0",
+        16,
+        "JK-B2A16S active balancer, 16 cells, 2 A",
+    ),
+    Profile(
+        "jk-b5a24s",
+        Protocol.JK04,
+        "JK-B5A24S",
+        "8.X",
+        "8.0.3M",
+        24,
+        "JK-B5A24S repair balancer, 24 cells, 5 A",
+        balance_current=4.5,
+        trigger_voltage=0.008,
+    ),
+    Profile(
+        "jk-b2a24s20p",
+        Protocol.JK02_24S,
+        "JK-B2A24S20P",
+        "10.XG",
+        "10.07",
+        24,
+        "JK-B2A24S20P BMS with 2 A balancer, 24 cells",
+        load_amplitude=3.0,
+    ),
+    Profile(
+        "jk-bd6a17s6p",
+        Protocol.JK02_24S,
+        "JK-BD6A17S6P",
+        "7.X",
+        "7.1.0H",
+        16,
+        "JK-BD6A17S6P BMS with 0.6 A balancer, 16 cells, 320-byte frames",
+        balance_current=0.6,
+        load_amplitude=2.0,
+        trailer=True,
+    ),
+    Profile(
+        "jk-pb2a16s20p",
+        Protocol.JK02_32S,
+        "JK-PB2A16S20P",
+        "19A",
+        "19.27",
+        16,
+        "JK-PB2A16S20P BMS with 2 A balancer, 16 cells",
+        capacity=280.0,
+        load_amplitude=8.0,
+    ),
+    Profile(
+        "jk-dz11",
+        Protocol.DZ_RS485,
+        "JK-DZ11-B2A24S",
+        "",
+        "",
+        16,
+        "JK-DZ11 (JK-B2A24S) balancer on RS485, 16 cells, 2 A",
+        trigger_voltage=0.010,
+    ),
+)
+# Devices a virtual radio offers over Bluetooth.
 PROFILES: Final = MappingProxyType(
-    {
-        profile.name: profile
-        for profile in (
-            Profile(
-                "jk-b2a4s",
-                Protocol.JK04,
-                "JK-B2A4S",
-                "1.0",
-                "1.0.0",
-                4,
-                "JK-B2A4S capacitive balancer, 4 cells, 2 A (12 V 100 Ah pack)",
-            ),
-            Profile(
-                "jk-b2a16s",
-                Protocol.JK04,
-                "JK-B2A16S",
-                "3.0",
-                "3.3.0",
-                16,
-                "JK-B2A16S active balancer, 16 cells, 2 A",
-            ),
-            Profile(
-                "jk-b5a24s",
-                Protocol.JK04,
-                "JK-B5A24S",
-                "8.X",
-                "8.0.3M",
-                24,
-                "JK-B5A24S repair balancer, 24 cells, 5 A",
-                balance_current=4.5,
-                trigger_voltage=0.008,
-            ),
-            Profile(
-                "jk-b2a24s20p",
-                Protocol.JK02_24S,
-                "JK-B2A24S20P",
-                "10.XG",
-                "10.07",
-                24,
-                "JK-B2A24S20P BMS with 2 A balancer, 24 cells",
-                load_amplitude=3.0,
-            ),
-            Profile(
-                "jk-bd6a17s6p",
-                Protocol.JK02_24S,
-                "JK-BD6A17S6P",
-                "7.X",
-                "7.1.0H",
-                16,
-                "JK-BD6A17S6P BMS with 0.6 A balancer, 16 cells, 320-byte frames",
-                balance_current=0.6,
-                load_amplitude=2.0,
-                trailer=True,
-            ),
-            Profile(
-                "jk-pb2a16s20p",
-                Protocol.JK02_32S,
-                "JK-PB2A16S20P",
-                "19A",
-                "19.27",
-                16,
-                "JK-PB2A16S20P BMS with 2 A balancer, 16 cells",
-                capacity=280.0,
-                load_amplitude=8.0,
-            ),
-        )
-    }
+    {p.name: p for p in _EVERY_PROFILE if p.protocol.is_bluetooth}
+)
+# Devices a virtual RS485 bus offers.
+BUS_PROFILES: Final = MappingProxyType(
+    {p.name: p for p in _EVERY_PROFILE if not p.protocol.is_bluetooth}
 )

@@ -46,7 +46,9 @@ class VirtualRadio:
         )
 
     def add(self, device: VirtualBalancer) -> VirtualBalancer:
-        """Host ``device`` on this radio."""
+        """Host ``device`` on this radio; a device without Bluetooth cannot be."""
+        if not device.protocol.is_bluetooth:
+            raise ValueError(f"{device.name} has no Bluetooth ({device.protocol})")
         self.devices[device.address] = device
         return device
 

@@ -39,6 +39,7 @@ from custom_components.jk_balancer.const import (
     ConnectionMode,
 )
 from custom_components.jk_balancer.protocol import (
+    BLUETOOTH_PROTOCOLS,
     CellInfo,
     Frame,
     FrameAssembler,
@@ -152,7 +153,9 @@ def real_cell_info_frames() -> dict[Protocol, list[RealFrame]]:
         recordings.setdefault(recording, []).extend(
             frame for _, frame in load_frames(path).frames
         )
-    found: dict[Protocol, dict[bytes, RealFrame]] = {item: {} for item in Protocol}
+    found: dict[Protocol, dict[bytes, RealFrame]] = {
+        item: {} for item in BLUETOOTH_PROTOCOLS
+    }
     for frames in recordings.values():
         protocol = detect_protocol(frames)
         if protocol is None:

@@ -1,9 +1,11 @@
-"""Readers for recorded JK traffic: hex frame files and Android btsnoop logs.
+"""Readers for recorded JK traffic: hex frame files, btsnoop logs, RS485 logs.
 
 Hex files hold one frame per line (``55 AA EB 90 ...``, ``0x55 0xAA ...`` or one
 run of hex digits). btsnoop logs are HCI captures; the ATT layer inside them is
 reassembled from ACL fragments, the device's notifications are fed through the
 protocol layer's frame assembler, and the app's writes are returned as well.
+RS485 logs hold the master's requests on ``>>> `` lines and the replies on
+``<<< `` lines, in hex.
 
 Everything streams: a file is read record by record or line by line, so memory
 does not grow with it, and what cannot be read is reported as a
@@ -31,6 +33,9 @@ CAPTURES: Final = Path(
     )
 )
 CAPTURE_FOLDERS: Final = ("frames", "pdus", "btsnoop")
+RS485_FOLDER: Final = "rs485"
+RS485_REQUEST: Final = ">>>"
+RS485_REPLY: Final = "<<<"
 BTSNOOP_MAGIC: Final = b"btsnoop\0"
 _FILE_HEADER = struct.Struct(">8sII")
 _RECORD_HEADER = struct.Struct(">IIIIq")
@@ -89,6 +94,53 @@ def capture_files(captures: Path = CAPTURES) -> list[Path]:
         if (captures / folder).is_dir()
         for path in (captures / folder).iterdir()
     )
+
+
+def rs485_capture_files(captures: Path = CAPTURES) -> list[Path]:
+    """Every RS485 recording (none if absent)."""
+    folder = captures / RS485_FOLDER
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def is_rs485_log(path: Path) -> bool:
+    """Return True when the first line with content is a request or a reply."""
+    with path.open("rb") as handle:
+        for line in _lines(handle):
+            if line is None:
+                return False
+            if line.strip():
+                return line.lstrip().startswith((RS485_REQUEST, RS485_REPLY))
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Rs485Line:
+    """A request (from the master) or a reply, with where it was read."""
+
+    source: str
+    is_reply: bool
+    data: bytes
+
+
+def read_rs485(path: Path) -> Iterator[Rs485Line | Problem]:
+    """Every request and reply of an RS485 log; other lines are problems."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(_lines(handle), 1):
+            source = f"{path.name}:{number}"
+            if line is None:
+                yield Problem(f"{source}: longer than {_MAX_LINE} bytes")
+                continue
+            text = line.strip()
+            if not text:
+                continue
+            marker, _, rest = text.partition(" ")
+            if marker not in (RS485_REQUEST, RS485_REPLY):
+                yield Problem(f"{source}: neither a >>> request nor a <<< reply")
+                continue
+            try:
+                yield Rs485Line(source, marker == RS485_REPLY, parse_hex(rest))
+            except ValueError as err:
+                yield Problem(f"{source}: {err}")
 
 
 def is_btsnoop(path: Path) -> bool:

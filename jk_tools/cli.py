@@ -19,13 +19,14 @@ from bleak import BleakScanner
 from bleak.exc import BleakError
 
 from custom_components.jk_balancer.protocol import (
+    BLUETOOTH_PROTOCOLS,
     DEFAULT_PASSCODE,
     SETTING_SPECS,
     Chemistry,
     Protocol,
     is_jk_advertisement,
 )
-from jk_emulator import PROFILES
+from jk_emulator import BUS_PROFILES, PROFILES
 
 from . import live
 from .decode_files import decode
@@ -126,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_protocol(parser: argparse.ArgumentParser, *, allow_auto: bool) -> None:
-    choices = ["auto", *(protocol.value for protocol in Protocol)]
+    choices = ["auto", *(protocol.value for protocol in BLUETOOTH_PROTOCOLS)]
     parser.add_argument(
         "--protocol",
         choices=choices,
@@ -139,13 +140,29 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("address", nargs="?", help="Bluetooth address")
     target.add_argument(
-        "--emulator", choices=list(PROFILES), help="use a virtual device instead"
+        "--port",
+        metavar="DEVICE",
+        help="RS485 port (/dev/ttyUSB0, or socket://HOST:PORT for a gateway)",
+    )
+    target.add_argument(
+        "--emulator",
+        choices=[*PROFILES, *BUS_PROFILES],
+        help="use a virtual device instead",
     )
     target.add_argument(
         "--recording",
         type=Path,
         metavar="FILE",
         help="replay a real device from a capture (btsnoop log or hex frames)",
+    )
+    parser.add_argument(
+        "--address",
+        dest="bus_address",
+        type=int,
+        choices=range(256),
+        default=1,
+        metavar="N",
+        help="RS485: the balancer's address on the bus (default: 1)",
     )
     parser.add_argument(
         "--password",
@@ -170,7 +187,7 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 
 
 async def _emulators(_args: argparse.Namespace) -> int:
-    for profile in PROFILES.values():
+    for profile in (*PROFILES.values(), *BUS_PROFILES.values()):
         record = {
             "name": profile.name,
             "protocol": profile.protocol.value,

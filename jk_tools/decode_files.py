@@ -1,6 +1,8 @@
 """``jk-balancer decode``: every frame of capture files as JSON lines, as read.
 
-A damaged record, a truncated or unreadable file is named on stderr; a file
+Bluetooth captures print a line per frame; RS485 logs a line per reply, with
+the same keys (the reply carries measurements and settings together). A
+damaged record, a truncated or unreadable file is named on stderr; a file
 that yields no frame makes the status non-zero. Frames print as they are
 found; until the frame layout is known they wait (at most DETECTION_WINDOW of
 them), so memory does not grow with the file.
@@ -24,10 +26,11 @@ from custom_components.jk_balancer.protocol import (
     FrameType,
     Protocol,
     Settings,
+    decode_rs485_reply,
     detect_protocol,
 )
 
-from .captures import Problem, read_frames
+from .captures import Problem, is_rs485_log, read_frames, read_rs485
 from .status import EXIT_DEVICE
 
 # Frames read before the layout is known wait for it, at most this many.
@@ -40,7 +43,10 @@ async def decode(args: argparse.Namespace, forced: Protocol | None) -> int:
     for name in args.files:
         path = Path(name)
         try:
-            printed = _decode_file(path, forced, args.show_passcode)
+            if is_rs485_log(path):
+                printed = _decode_rs485_file(path)
+            else:
+                printed = _decode_file(path, forced, args.show_passcode)
         except OSError as err:
             print(f"{path}: {err.strerror or err}", file=sys.stderr)
             status = EXIT_DEVICE
@@ -115,3 +121,31 @@ def _frame_record(
     else:
         record |= decoded.to_dict()
     return record
+
+
+def _decode_rs485_file(path: Path) -> int:
+    """Print every reply of an RS485 log; return how many were printed."""
+    printed = 0
+    for item in read_rs485(path):
+        if isinstance(item, Problem):
+            print(item.message, file=sys.stderr)
+            continue
+        if not item.is_reply:
+            continue
+        try:
+            snapshot = decode_rs485_reply(item.data)
+        except FrameError as err:
+            print(f"{item.source}: {err}", file=sys.stderr)
+            continue
+        record = {
+            "frame_type": "rs485_reply",
+            "protocol": snapshot.protocol.value,
+            "address": item.data[2],
+        }
+        print(
+            json.dumps(
+                record | snapshot.cell_info.to_dict() | snapshot.settings.to_dict()
+            )
+        )
+        printed += 1
+    return printed

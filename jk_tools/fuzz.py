@@ -29,6 +29,7 @@ import traceback
 from typing import Final
 
 from custom_components.jk_balancer.protocol import (
+    BLUETOOTH_PROTOCOLS,
     CellInfo,
     DeviceInfo,
     Frame,
@@ -205,6 +206,10 @@ class Pipeline:
         self.decoder = FrameDecoder(self.protocol)
 
 
+# How far a delta rounded to the cells' resolution may be from the exact one.
+DELTA_ROUNDING: Final = 0.0005
+
+
 def check_values(decoded: object) -> str | None:
     """Why a decoded value is impossible, or None when it is fine."""
     if isinstance(decoded, DeviceInfo):
@@ -245,14 +250,16 @@ def _check_cells(info: CellInfo) -> str | None:
     if not cells:
         return None if summary == (None,) * 5 else f"figures without cells: {summary}"
     lowest, highest = min(cells), max(cells)
-    expected = (
-        lowest,
-        highest,
-        cells.index(lowest) + 1,
-        cells.index(highest) + 1,
-        highest - lowest,
-    )
-    return None if summary == expected else f"figures {summary} for cells {cells}"
+    expected = (lowest, highest, cells.index(lowest) + 1, cells.index(highest) + 1)
+    # The delta is rounded to the cells' resolution (1 mV at most).
+    delta = info.delta_cell_voltage
+    if (
+        summary[:4] != expected
+        or delta is None
+        or abs(delta - (highest - lowest)) > (DELTA_ROUNDING)
+    ):
+        return f"figures {summary} for cells {cells}"
+    return None
 
 
 def _numbers(decoded: CellInfo | Settings) -> Iterator[tuple[str, float]]:
@@ -320,7 +327,7 @@ def decode(pipeline: Pipeline, frame: Frame, outcome: Outcome) -> None:
 def run(count: int, seed: int, seeds: Seeds) -> Outcome:
     """Feed ``count`` chunks; return what happened."""
     rng = random.Random(seed)  # noqa: S311 - reproducible inputs, not secrets
-    pipelines = [Pipeline(None), *(Pipeline(protocol) for protocol in Protocol)]
+    pipelines = [Pipeline(None), *map(Pipeline, BLUETOOTH_PROTOCOLS)]
     outcome = Outcome()
     stream = Mutator(seeds, rng).stream()
     while outcome.chunks < count:

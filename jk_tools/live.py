@@ -1,7 +1,8 @@
 """The commands that talk to a balancer: ``read``, ``monitor`` and ``set``.
 
-The balancer is a real one (by Bluetooth address), a virtual one, or a real
-one replayed from a capture.
+The balancer is a real one (by Bluetooth address, or on an RS485 port at an
+address), a virtual one (Bluetooth or RS485), or a real one replayed from a
+capture.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime
 import json
 from pathlib import Path
@@ -25,7 +27,10 @@ from custom_components.jk_balancer.protocol import (
     DeviceConnectionError,
     JKBalancerClient,
     JKError,
+    JKRs485Client,
+    Rs485Bus,
     SettingError,
+    Settings,
     Snapshot,
     ValueKind,
     WriteNotConfirmedError,
@@ -33,12 +38,21 @@ from custom_components.jk_balancer.protocol import (
     check_plausible,
     held_value,
 )
-from jk_emulator import PROFILES, RecordedBalancer, VirtualBalancer, VirtualRadio
+from jk_emulator import (
+    BUS_PROFILES,
+    PROFILES,
+    RecordedBalancer,
+    VirtualBalancer,
+    VirtualBus,
+    VirtualRadio,
+)
 
 from .captures import load_frames
 from .status import EXIT_DEVICE, EXIT_PASSWORD, EXIT_VALUE
 
 EMULATOR_ADDRESS: Final = "C8:47:80:0E:00:01"
+# How often ``monitor`` reads a balancer on RS485 (it streams over Bluetooth).
+BUS_POLL_INTERVAL: Final = 1.0
 
 
 class WrongPasswordError(JKError):
@@ -53,9 +67,116 @@ def recorded(path: Path) -> RecordedBalancer:
         raise JKError(f"{path}: {err}") from err
 
 
+class Session:
+    """A balancer the commands talk to, whichever way it is reached."""
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The newest complete state."""
+        raise NotImplementedError
+
+    async def write_setting(
+        self,
+        key: str,
+        value: float | bool,
+        *,
+        chemistry: Chemistry | None,
+        fewer_cells_confirmed: bool,
+    ) -> Settings:
+        """Write a setting; the settings the balancer holds afterwards."""
+        raise NotImplementedError
+
+    def updates(self) -> AsyncIterator[Snapshot]:
+        """Every new state, until the balancer is lost."""
+        raise NotImplementedError
+
+
+@dataclass
+class BluetoothSession(Session):
+    """A balancer over Bluetooth: it streams its measurements."""
+
+    client: JKBalancerClient
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The newest complete state."""
+        return self.client.snapshot
+
+    async def write_setting(
+        self,
+        key: str,
+        value: float | bool,
+        *,
+        chemistry: Chemistry | None,
+        fewer_cells_confirmed: bool,
+    ) -> Settings:
+        """Write a setting; the settings the balancer holds afterwards."""
+        return await self.client.write_setting(
+            key, value, chemistry=chemistry, fewer_cells_confirmed=fewer_cells_confirmed
+        )
+
+    async def updates(self) -> AsyncIterator[Snapshot]:
+        """Every snapshot the stream brings, until the link drops."""
+        queue: asyncio.Queue[Snapshot] = asyncio.Queue()
+        lost = asyncio.Event()
+        remove = self.client.add_listener(queue.put_nowait)
+        remove_lost = self.client.add_disconnect_listener(lost.set)
+        try:
+            while True:
+                update = asyncio.ensure_future(queue.get())
+                gone = asyncio.ensure_future(lost.wait())
+                done, _ = await asyncio.wait(
+                    (update, gone), return_when=asyncio.FIRST_COMPLETED
+                )
+                gone.cancel()
+                if update not in done:
+                    update.cancel()
+                    raise DeviceConnectionError("connection lost")
+                yield update.result()
+        finally:
+            remove()
+            remove_lost()
+
+
+@dataclass
+class BusSession(Session):
+    """A balancer on an RS485 bus: it is read at an interval."""
+
+    client: JKRs485Client
+    interval: float = BUS_POLL_INTERVAL
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The newest complete state."""
+        return self.client.snapshot
+
+    async def write_setting(
+        self,
+        key: str,
+        value: float | bool,
+        *,
+        chemistry: Chemistry | None,
+        fewer_cells_confirmed: bool,
+    ) -> Settings:
+        """Write a setting; the settings the balancer holds afterwards."""
+        return await self.client.write_setting(
+            key, value, chemistry=chemistry, fewer_cells_confirmed=fewer_cells_confirmed
+        )
+
+    async def updates(self) -> AsyncIterator[Snapshot]:
+        """A fresh reading every ``interval`` seconds."""
+        while True:
+            await asyncio.sleep(self.interval)
+            yield await self.client.read()
+
+
 @contextlib.asynccontextmanager
-async def connected(args: argparse.Namespace) -> AsyncIterator[JKBalancerClient]:
-    """The balancer ``args`` names, connected and its password checked."""
+async def connected(args: argparse.Namespace) -> AsyncIterator[Session]:
+    """The balancer ``args`` names, reached, and over Bluetooth its password checked."""
+    if args.port or args.emulator in BUS_PROFILES:
+        async with _on_bus(args) as session:
+            yield session
+        return
     if args.emulator or args.recording:
         radio = VirtualRadio()
         device = radio.add(
@@ -87,15 +208,38 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[JKBalancerClient]
     try:
         if not client.verify_password(args.password):
             raise WrongPasswordError("wrong password")
-        yield client
+        yield BluetoothSession(client)
     finally:
         await client.disconnect()
 
 
+@contextlib.asynccontextmanager
+async def _on_bus(args: argparse.Namespace) -> AsyncIterator[Session]:
+    """The balancer at ``--address`` on ``--port``, or on a virtual bus."""
+    async with contextlib.AsyncExitStack() as stack:
+        port = args.port
+        if args.emulator:
+            unit = VirtualBalancer(
+                BUS_PROFILES[args.emulator],
+                address=EMULATOR_ADDRESS,
+                speed=args.speed,
+                seed=args.seed,
+            )
+            virtual = await stack.enter_async_context(
+                VirtualBus({args.bus_address: unit})
+            )
+            port = virtual.path
+        bus = Rs485Bus(port)
+        stack.push_async_callback(bus.close)
+        client = JKRs485Client(bus, args.bus_address)
+        await client.read()
+        yield BusSession(client)
+
+
 async def _with_device(args: argparse.Namespace, action: Any) -> int:
     try:
-        async with connected(args) as client:
-            result: int = await action(client)
+        async with connected(args) as session:
+            result: int = await action(session)
             return result
     except WrongPasswordError:
         print("Wrong password: the device reports another passcode.", file=sys.stderr)
@@ -111,8 +255,8 @@ async def _with_device(args: argparse.Namespace, action: Any) -> int:
 async def read(args: argparse.Namespace) -> int:
     """The ``read`` command."""
 
-    async def action(client: JKBalancerClient) -> int:
-        snapshot = client.snapshot
+    async def action(session: Session) -> int:
+        snapshot = session.snapshot
         assert snapshot is not None
         if args.json:
             print(json.dumps(_snapshot_record(snapshot)))
@@ -136,22 +280,29 @@ def _snapshot_record(snapshot: Snapshot) -> dict[str, Any]:
 
 def _print_snapshot(snapshot: Snapshot, out: TextIO) -> None:
     info, settings, cells = snapshot.device_info, snapshot.settings, snapshot.cell_info
-    print(
-        f"{info.vendor_id} (hw {info.hardware_version}, sw {info.software_version}, "
-        f"{snapshot.protocol.value}), name {info.device_name!r}, "
-        f"serial {info.serial_number or '-'}",
-        file=out,
-    )
+    if snapshot.protocol.is_bluetooth:
+        print(
+            f"{info.vendor_id} (hw {info.hardware_version}, "
+            f"sw {info.software_version}, {snapshot.protocol.value}), "
+            f"name {info.device_name!r}, serial {info.serial_number or '-'}",
+            file=out,
+        )
+    else:
+        print(f"{info.vendor_id}, {info.device_name}", file=out)
     status = balancing_status(snapshot)
     print(f"Balancing status: {status.value if status else '-'}", file=out)
     print("Settings:", file=out)
     for key, value in settings.to_dict().items():
         print(f"  {key:<24} {_show(value)}", file=out)
     print("Cells:", file=out)
-    for number, (voltage, resistance) in enumerate(
-        zip(cells.cell_voltages, cells.cell_resistances, strict=True), 1
-    ):
-        print(f"  {number:>2}  {voltage:.3f} V  wire {resistance:.3f} Ohm", file=out)
+    for number, voltage in enumerate(cells.cell_voltages, 1):
+        # Over RS485 the wires' resistances are not reported.
+        wire = (
+            f"  wire {cells.cell_resistances[number - 1]:.3f} Ohm"
+            if cells.cell_resistances
+            else ""
+        )
+        print(f"  {number:>2}  {voltage:.3f} V{wire}", file=out)
     for key, value in cells.to_dict().items():
         if key not in ("cell_voltages", "cell_resistances"):
             print(f"  {key:<24} {_show(value)}", file=out)
@@ -168,34 +319,18 @@ def _show(value: Any) -> str:
 async def monitor(args: argparse.Namespace) -> int:
     """The ``monitor`` command."""
 
-    async def action(client: JKBalancerClient) -> int:
-        updates: asyncio.Queue[Snapshot] = asyncio.Queue()
-        remove = client.add_listener(updates.put_nowait)
-        lost = asyncio.Event()
-        remove_lost = client.add_disconnect_listener(lost.set)
-        try:
-            if not args.json:
-                print(
-                    "time      total V  delta mV  status               bal. A  "
-                    "cells (mV)",
-                    flush=True,
-                )
-            shown = 0
-            while not args.count or shown < args.count:
-                update = asyncio.ensure_future(updates.get())
-                gone = asyncio.ensure_future(lost.wait())
-                done, _ = await asyncio.wait(
-                    (update, gone), return_when=asyncio.FIRST_COMPLETED
-                )
-                gone.cancel()
-                if update not in done:
-                    update.cancel()
-                    raise DeviceConnectionError("connection lost")
-                _print_update(update.result(), args.json)
-                shown += 1
-        finally:
-            remove()
-            remove_lost()
+    async def action(session: Session) -> int:
+        if not args.json:
+            print(
+                "time      total V  delta mV  status               bal. A  cells (mV)",
+                flush=True,
+            )
+        shown = 0
+        async for snapshot in session.updates():
+            _print_update(snapshot, args.json)
+            shown += 1
+            if args.count and shown >= args.count:
+                break
         return 0
 
     return await _with_device(args, action)
@@ -235,14 +370,14 @@ async def set_setting(args: argparse.Namespace) -> int:
         print(str(err), file=sys.stderr)
         return EXIT_VALUE
 
-    async def action(client: JKBalancerClient) -> int:
-        settings = await client.write_setting(
+    async def action(session: Session) -> int:
+        settings = await session.write_setting(
             spec.key,
             value,
             chemistry=Chemistry(args.chemistry) if args.chemistry else None,
             fewer_cells_confirmed=args.fewer_cells,
         )
-        snapshot = client.snapshot
+        snapshot = session.snapshot
         assert snapshot is not None
         held = held_value(spec, settings, snapshot.cell_info)
         shown: Any = spec.coerce(held) if held is not None else None

@@ -43,7 +43,7 @@ from custom_components.jk_balancer.const import (
     DOMAIN,
     ConnectionMode,
 )
-from custom_components.jk_balancer.coordinator import JKBalancerCoordinator
+from custom_components.jk_balancer.coordinator import BluetoothCoordinator
 from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 
@@ -183,9 +183,9 @@ class Simulation:
         self.entries[device.address] = entry
         return entry
 
-    def coordinator(self, device: VirtualBalancer) -> JKBalancerCoordinator:
+    def coordinator(self, device: VirtualBalancer) -> BluetoothCoordinator:
         """The coordinator of ``device``'s config entry."""
-        coordinator: JKBalancerCoordinator = self.entries[device.address].runtime_data
+        coordinator: BluetoothCoordinator = self.entries[device.address].runtime_data
         return coordinator
 
     def entity_ids(self, device: VirtualBalancer) -> list[str]:

@@ -10,7 +10,13 @@ import bleak_retry_connector
 import pytest
 
 from custom_components.jk_balancer.protocol import JKBalancerClient, Protocol
-from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+from jk_emulator import (
+    BUS_PROFILES,
+    PROFILES,
+    VirtualBalancer,
+    VirtualBus,
+    VirtualRadio,
+)
 from jk_tools.captures import CAPTURES
 
 # Real devices answer within 0.1 s and stream every 0.5 s; tests run 100x faster.
@@ -89,3 +95,21 @@ async def connect(
     yield build
     for client in clients:
         await client.disconnect()
+
+
+def bus_unit(address: int, **options: object) -> VirtualBalancer:
+    """A DZ-series balancer for a virtual bus (fixed seed per address)."""
+    settings: dict[str, object] = {"seed": address, "noise": False}
+    settings |= options
+    return VirtualBalancer(
+        BUS_PROFILES["jk-dz11"],
+        address=f"00:00:00:00:00:{address:02X}",
+        **settings,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def virtual_bus() -> AsyncIterator[VirtualBus]:
+    """Two DZ-series balancers at addresses 1 and 2 on a virtual RS485 bus."""
+    async with VirtualBus({1: bus_unit(1), 2: bus_unit(2)}, wire_time=False) as bus:
+        yield bus

@@ -65,7 +65,7 @@ BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
         key="wire_resistance_warning",
         translation_key="wire_resistance_warning",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda c: bool(c.data.cell_info.wire_resistance_warnings),
+        is_on_fn=lambda c: c.data.cell_info.wire_resistance_too_high,
         attributes_fn=lambda c: {
             "cells": list(c.data.cell_info.wire_resistance_warnings)
         },
@@ -82,7 +82,8 @@ BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
         device_class=BinarySensorDeviceClass.PROBLEM,
         is_on_fn=lambda c: bool(c.data.cell_info.errors),
         attributes_fn=lambda c: {"errors": list(c.data.cell_info.errors)},
-        exists_fn=lambda snapshot: snapshot.protocol.is_jk02,
+        exists_fn=lambda snapshot: not snapshot.protocol.is_bluetooth
+        or snapshot.protocol.is_jk02,
     ),
     # A JK BMS switches charging and discharging with its MOSFETs.
     JKBinarySensorDescription(

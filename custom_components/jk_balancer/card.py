@@ -46,7 +46,7 @@ def device_entities(hass: HomeAssistant, device_id: str) -> dict[str, Any] | Non
     roles: dict[str, str] = {}
     for entry in er.async_entries_for_device(er.async_get(hass), device_id):
         if entry.platform == DOMAIN and entry.disabled_by is None:
-            roles[entry.unique_id.split("-", 1)[1]] = entry.entity_id
+            roles[entry.unique_id.rsplit("-", 1)[1]] = entry.entity_id
     cells: list[str] = []
     while (cell := roles.get(f"cell_voltage_{len(cells) + 1}")) is not None:
         cells.append(cell)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import logging
-import math
 from typing import Any
 
 from homeassistant.components.bluetooth import (
@@ -13,17 +12,15 @@ from homeassistant.components.bluetooth import (
     async_discovered_service_info,
 )
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
     ConfigEntryState,
-    ConfigFlow,
     ConfigFlowResult,
-    OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.const import CONF_ADDRESS, CONF_NAME, CONF_PASSWORD
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -33,33 +30,29 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .bus_flow import Rs485Steps
 from .const import (
-    CHEMISTRY_AUTO,
-    CONF_CHEMISTRY,
-    CONF_CONNECTION_MODE,
-    CONF_IMBALANCE_HOLD,
-    CONF_IMBALANCE_THRESHOLD,
+    CONF_BUS_ADDRESS,
+    CONF_MEMBERS,
     CONF_PROTOCOL,
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_UPDATE_INTERVAL,
+    CONF_SERIAL_PORT,
+    CONF_TRANSPORT,
     DOMAIN,
-    MAX_UPDATE_INTERVAL,
-    MIN_UPDATE_INTERVAL,
     PROTOCOL_AUTO,
     PROTOCOL_OPTIONS,
-    ConnectionMode,
+    Transport,
+    bus_unique_id,
+    entry_transport,
     forced_protocol,
 )
-from .coordinator import JKBalancerConfigEntry
+from .coordinator import BluetoothCoordinator, JKBalancerConfigEntry
+from .options_flow import JKBalancerOptionsFlow
 from .protocol import (
-    DEFAULT_IMBALANCE_HOLD,
-    Chemistry,
     JKBalancerClient,
     JKError,
     ProtocolDetectionError,
     Snapshot,
     UnsupportedDeviceError,
-    default_imbalance_threshold,
     is_jk_advertisement,
 )
 from .slots import async_get_turns
@@ -70,8 +63,8 @@ PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWO
 PASSWORD_SCHEMA = vol.Schema({vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR})
 
 
-class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add a JK balancer found over Bluetooth."""
+class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
+    """Add a JK balancer over Bluetooth or RS485, or a pack of them."""
 
     VERSION = 1
     MINOR_VERSION = 2
@@ -89,6 +82,12 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
         """Return the options flow."""
         return JKBalancerOptionsFlow()
 
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """A pack has no options: each balancer keeps its own."""
+        return entry_transport(config_entry.data) is not Transport.PACK
+
     async def async_step_bluetooth(
         self, discovery_info: BluetoothServiceInfoBleak
     ) -> ConfigFlowResult:
@@ -100,6 +99,15 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self.async_step_password()
 
     async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Bluetooth, RS485, or (with two balancers set up) a pack of them."""
+        options = ["bluetooth_device", "rs485"]
+        if len(self._balancer_entries()) >= 2:
+            options.append("pack")
+        return self.async_show_menu(step_id="user", menu_options=options)
+
+    async def async_step_bluetooth_device(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Let the user pick one of the JK devices in range."""
@@ -118,7 +126,7 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
         if not self._discovered:
             return self.async_abort(reason="no_devices_found")
         return self.async_show_form(
-            step_id="user",
+            step_id="bluetooth_device",
             data_schema=vol.Schema(
                 {
                     vol.Required(CONF_ADDRESS): vol.In(
@@ -194,6 +202,11 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Force a frame layout or change the password (empty keeps it)."""
         entry = self._get_reconfigure_entry()
+        transport = entry_transport(entry.data)
+        if transport is Transport.RS485:
+            return await self.async_step_reconfigure_bus(user_input)
+        if transport is Transport.PACK:
+            return await self.async_step_pack(user_input)
         errors: dict[str, str] = {}
         if user_input is not None:
             password = user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
@@ -234,6 +247,94 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"name": entry.title, "detected": detected},
         )
 
+    async def async_step_reconfigure_bus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The adapter moved to another port: find the balancer there."""
+        entry = self._get_reconfigure_entry()
+        address = int(entry.data[CONF_BUS_ADDRESS])
+        errors: dict[str, str] = {}
+        placeholders = {"name": entry.title, "address": str(address)}
+        if user_input is not None:
+            port = user_input[CONF_SERIAL_PORT]
+            if await self._async_answers(port, address, errors, placeholders):
+                await self.async_set_unique_id(bus_unique_id(port, address))
+                self._abort_if_unique_id_mismatch_or_configured(entry)
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=bus_unique_id(port, address),
+                    data_updates={CONF_SERIAL_PORT: port},
+                )
+        return self.async_show_form(
+            step_id="reconfigure_bus",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(
+                        CONF_SERIAL_PORT, default=entry.data[CONF_SERIAL_PORT]
+                    ): TextSelector()
+                }
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _abort_if_unique_id_mismatch_or_configured(self, entry: ConfigEntry) -> None:
+        """Another entry already is the balancer at that port and address."""
+        if self.unique_id != entry.unique_id:
+            self._abort_if_unique_id_configured()
+
+    async def async_step_pack(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Group cascaded balancers as one pack, cells numbered in picked order."""
+        reconfiguring = self.source == SOURCE_RECONFIGURE
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            members: list[str] = user_input[CONF_MEMBERS]
+            if len(members) < 2:
+                errors[CONF_MEMBERS] = "pick_two"
+            elif reconfiguring:
+                return self.async_update_reload_and_abort(
+                    self._get_reconfigure_entry(),
+                    title=user_input[CONF_NAME],
+                    data_updates={CONF_MEMBERS: members},
+                )
+            else:
+                return self.async_create_entry(
+                    title=user_input[CONF_NAME],
+                    data={CONF_TRANSPORT: Transport.PACK.value, CONF_MEMBERS: members},
+                )
+        defaults: dict[str, Any] = {CONF_NAME: "Battery pack", CONF_MEMBERS: []}
+        if reconfiguring:
+            entry = self._get_reconfigure_entry()
+            defaults = {CONF_NAME: entry.title, CONF_MEMBERS: entry.data[CONF_MEMBERS]}
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_NAME, default=defaults[CONF_NAME]): TextSelector(),
+                vol.Required(
+                    CONF_MEMBERS, default=defaults[CONF_MEMBERS]
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[
+                            SelectOptionDict(value=entry.entry_id, label=entry.title)
+                            for entry in self._balancer_entries()
+                        ],
+                        multiple=True,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id="pack", data_schema=schema, errors=errors)
+
+    def _balancer_entries(self) -> list[ConfigEntry]:
+        """The balancers set up, over any transport."""
+        return [
+            entry
+            for entry in self._async_current_entries(include_ignore=False)
+            if entry_transport(entry.data) is not Transport.PACK
+        ]
+
     async def _async_validate_entry(
         self, entry: JKBalancerConfigEntry, password: str, protocol: str
     ) -> tuple[dict[str, str], Snapshot | None]:
@@ -241,7 +342,7 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
         coordinator = (
             entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
         )
-        if coordinator is not None:
+        if isinstance(coordinator, BluetoothCoordinator):
             await coordinator.client.disconnect()
         errors, snapshot = await self._async_validate(
             entry.data[CONF_ADDRESS], password, protocol
@@ -279,114 +380,3 @@ class JKBalancerConfigFlow(ConfigFlow, domain=DOMAIN):
         if not correct:
             return {"base": "invalid_auth"}, None
         return {}, snapshot
-
-
-class JKBalancerOptionsFlow(OptionsFlowWithReload):
-    """Updates, the link, and looking after the pack."""
-
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Show and store the options."""
-        errors: dict[str, str] = {}
-        entry = self.config_entry
-        options = dict(entry.options)
-        # The threshold that follows the trigger; stored only when it differs.
-        automatic = round(1000 * default_imbalance_threshold(DEFAULT_TRIGGER))
-        if entry.state is ConfigEntryState.LOADED:
-            snapshot = entry.runtime_data.data
-            trigger = snapshot.settings.balance_trigger_voltage
-            automatic = round(1000 * default_imbalance_threshold(trigger))
-        if user_input is not None:
-            # NaN and infinities pass the number selectors' range checks.
-            errors = {
-                key: "not_a_number"
-                for key in _NUMBERS
-                if not math.isfinite(user_input[key])
-            }
-            if not errors:
-                threshold = round(user_input[CONF_IMBALANCE_THRESHOLD])
-                return self.async_create_entry(
-                    data={
-                        CONF_UPDATE_INTERVAL: int(user_input[CONF_UPDATE_INTERVAL]),
-                        CONF_CONNECTION_MODE: user_input[CONF_CONNECTION_MODE],
-                        CONF_CHEMISTRY: user_input[CONF_CHEMISTRY],
-                        CONF_IMBALANCE_HOLD: int(user_input[CONF_IMBALANCE_HOLD]),
-                    }
-                    | (
-                        {CONF_IMBALANCE_THRESHOLD: threshold}
-                        if threshold != automatic
-                        else {}
-                    )
-                )
-            options |= {k: v for k, v in user_input.items() if k not in errors}
-        threshold = options.get(CONF_IMBALANCE_THRESHOLD, automatic)
-        return self.async_show_form(
-            step_id="init",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(
-                        CONF_UPDATE_INTERVAL,
-                        default=options.get(
-                            CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL
-                        ),
-                    ): _number(MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL, "s"),
-                    vol.Required(
-                        CONF_CONNECTION_MODE,
-                        default=options.get(
-                            CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT
-                        ),
-                    ): _choice(CONF_CONNECTION_MODE, [m.value for m in ConnectionMode]),
-                    vol.Required(
-                        CONF_CHEMISTRY,
-                        default=options.get(CONF_CHEMISTRY, CHEMISTRY_AUTO),
-                    ): _choice(
-                        CONF_CHEMISTRY, [CHEMISTRY_AUTO, *(c.value for c in Chemistry)]
-                    ),
-                    vol.Required(CONF_IMBALANCE_THRESHOLD, default=threshold): _number(
-                        2, 1000, "mV"
-                    ),
-                    vol.Required(
-                        CONF_IMBALANCE_HOLD,
-                        default=options.get(
-                            CONF_IMBALANCE_HOLD, DEFAULT_IMBALANCE_HOLD
-                        ),
-                    ): _number(0, 86_400, "s"),
-                }
-            ),
-            errors=errors,
-            description_placeholders={
-                "name": entry.title,
-                "sustainable": str(
-                    async_get_turns(self.hass).sustainable_interval(
-                        entry.data[CONF_ADDRESS]
-                    )
-                ),
-            },
-        )
-
-
-# The trigger the vendors advise for packs of 50 Ah and more.
-DEFAULT_TRIGGER = 0.005
-# The options entered as numbers.
-_NUMBERS = (CONF_UPDATE_INTERVAL, CONF_IMBALANCE_THRESHOLD, CONF_IMBALANCE_HOLD)
-
-
-def _number(minimum: float, maximum: float, unit: str) -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(
-            min=minimum,
-            max=maximum,
-            step=1,
-            unit_of_measurement=unit,
-            mode=NumberSelectorMode.BOX,
-        )
-    )
-
-
-def _choice(key: str, options: list[str]) -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=options, translation_key=key, mode=SelectSelectorMode.LIST
-        )
-    )

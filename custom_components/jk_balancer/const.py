@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
-from .protocol import Protocol
+from .protocol import BLUETOOTH_PROTOCOLS, Protocol
 
 DOMAIN: Final = "jk_balancer"
 MANUFACTURER: Final = "Jikong (JK)"
 
+# What an entry is: a balancer over Bluetooth (the default of entries made
+# before RS485), a balancer on an RS485 bus, or a pack of cascaded balancers.
+CONF_TRANSPORT: Final = "transport"
+CONF_SERIAL_PORT: Final = "serial_port"
+CONF_BUS_ADDRESS: Final = "bus_address"
+# The entry ids of a pack's balancers, in the order their cells are numbered.
+CONF_MEMBERS: Final = "members"
 CONF_PROTOCOL: Final = "protocol"
+# Sent with a balancer's entry id after each of its updates and when it unloads.
+SIGNAL_BALANCER_UPDATED: Final = f"{DOMAIN}_balancer_updated"
 CONF_UPDATE_INTERVAL: Final = "update_interval"
 CONF_CONNECTION_MODE: Final = "connection_mode"
 CONF_CHEMISTRY: Final = "chemistry"
@@ -26,7 +36,9 @@ ISSUE_CONFIRM_CELL_COUNT_FOR: Final = "cell_count_below_connected"
 
 PROTOCOL_AUTO: Final = "auto"
 # The frame layouts as the user picks them: selector option keys are lowercase.
-PROTOCOL_OPTIONS: Final = MappingProxyType({p.value.lower(): p for p in Protocol})
+PROTOCOL_OPTIONS: Final = MappingProxyType(
+    {p.value.lower(): p for p in BLUETOOTH_PROTOCOLS}
+)
 DEFAULT_UPDATE_INTERVAL: Final = 30  # seconds
 MIN_UPDATE_INTERVAL: Final = 1
 MAX_UPDATE_INTERVAL: Final = 300
@@ -39,6 +51,24 @@ WRITE_CONNECT_TIMEOUT: Final = 20.0  # seconds
 def forced_protocol(option: str) -> Protocol | None:
     """The layout the user forced, or None to detect it."""
     return PROTOCOL_OPTIONS.get(option)
+
+
+class Transport(StrEnum):
+    """What a config entry stands for."""
+
+    BLUETOOTH = "bluetooth"
+    RS485 = "rs485"
+    PACK = "pack"
+
+
+def entry_transport(data: Mapping[str, Any]) -> Transport:
+    """The transport of an entry's data; entries without one are Bluetooth."""
+    return Transport(data.get(CONF_TRANSPORT, Transport.BLUETOOTH))
+
+
+def bus_unique_id(port: str, address: int) -> str:
+    """The unique id of the balancer at ``address`` on the bus at ``port``."""
+    return f"{port}#{address}"
 
 
 class ConnectionMode(StrEnum):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
+from dataclasses import asdict
 from datetime import datetime, timedelta
 import logging
+from typing import Any
 
 from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntry
@@ -18,6 +20,7 @@ from homeassistant.exceptions import (
     ServiceValidationError,
 )
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -39,6 +42,7 @@ from .protocol import (
     SettingOutOfRangeError,
     Snapshot,
     UnsafeSettingError,
+    redact_passcodes,
     validate_write,
 )
 from .slots import async_get_turns
@@ -49,17 +53,18 @@ type JKBalancerConfigEntry = ConfigEntry[JKBalancerCoordinator]
 
 
 class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
-    """Keep the newest snapshot of one balancer and write its settings."""
+    """Keep the newest snapshot of one balancer and write its settings.
+
+    What is common to every transport: looking after the pack, checking a
+    write before anything is sent, publishing what the device holds after it.
+    """
 
     config_entry: JKBalancerConfigEntry
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: JKBalancerConfigEntry,
-        client: JKBalancerClient,
+        self, hass: HomeAssistant, entry: JKBalancerConfigEntry, device_key: str
     ) -> None:
-        """Set up the coordinator for ``client``."""
+        """Set up the coordinator of the balancer known as ``device_key``."""
         super().__init__(
             hass,
             _LOGGER,
@@ -69,13 +74,120 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 seconds=entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
             ),
         )
-        self.client = client
+        # Identifies the device and prefixes its entities' unique ids.
+        self.device_key = device_key
+        self.care = PackCare(hass, entry)
+
+    @property
+    def connections(self) -> set[tuple[str, str]]:
+        """The device registry's connections of the device."""
+        return set()
+
+    @property
+    def newest_snapshot(self) -> Snapshot | None:
+        """What the device said last, also after a failed write."""
+        raise NotImplementedError
+
+    def connection_diagnostics(self) -> dict[str, Any]:
+        """The link's state and counters, for the diagnostics download."""
+        raise NotImplementedError
+
+    async def _async_write(
+        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool
+    ) -> None:
+        """Write through the transport; JKError when it fails."""
+        raise NotImplementedError
+
+    def validate_write(
+        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
+    ) -> None:
+        """Refuse a value the device would not take, or should not, before sending.
+
+        Checked against the newest snapshot, so nothing is connected for it.
+        """
+        try:
+            validate_write(
+                self.data,
+                key,
+                value,
+                chemistry=self.care.chemistry(self.data),
+                fewer_cells_confirmed=fewer_cells_confirmed,
+            )
+        except UnsafeSettingError as err:
+            if err.translation_key == ISSUE_CONFIRM_CELL_COUNT_FOR:
+                self._offer_fewer_cells(int(value))
+            raise _refused(err) from err
+        except SettingOutOfRangeError as err:
+            raise _refused(err) from err
+
+    @callback
+    def _offer_fewer_cells(self, cells: int) -> None:
+        """After rewiring, fewer cells are wanted: confirm it as a repair.
+
+        The repair states what follows and writes once the user confirms.
+        """
+        entry = self.config_entry
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_CONFIRM_CELL_COUNT}_{entry.entry_id}",
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_CONFIRM_CELL_COUNT,
+            translation_placeholders={
+                "name": entry.title,
+                "cells": str(cells),
+                "connected": str(self.data.cell_info.cell_count),
+            },
+            data={"entry_id": entry.entry_id, "cells": cells},
+        )
+
+    async def async_write_setting(
+        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
+    ) -> None:
+        """Write a setting, confirm it by read-back and publish the result.
+
+        Whatever happens, entities afterwards show what the device holds.
+        ``fewer_cells_confirmed``: the user confirmed a cell count below the
+        cells connected (after rewiring).
+        """
+        self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
+        try:
+            await self._async_write(
+                key, value, fewer_cells_confirmed=fewer_cells_confirmed
+            )
+        except (SettingOutOfRangeError, UnsafeSettingError) as err:
+            raise _refused(err) from err
+        except JKError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders=err.placeholders
+                | {"name": self.name, "error": err.reason},
+            ) from err
+        finally:
+            if (snapshot := self.newest_snapshot) is not None:
+                self.async_set_updated_data(snapshot)
+
+
+class BluetoothCoordinator(JKBalancerCoordinator):
+    """A balancer over Bluetooth: a kept-open link or one per update."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: JKBalancerConfigEntry,
+        client: JKBalancerClient,
+    ) -> None:
+        """Set up the coordinator for ``client``."""
         self.address: str = entry.data[CONF_ADDRESS]
+        super().__init__(hass, entry, self.address)
+        self.client = client
         self.connection_mode = ConnectionMode(
             entry.options.get(CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT)
         )
         self.turns = async_get_turns(hass)
-        self.care = PackCare(hass, entry)
         self._watchdog: CALLBACK_TYPE | None = None
         self._reconnect: asyncio.Task[None] | None = None
 
@@ -83,6 +195,31 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
     def per_update(self) -> bool:
         """Return True when the link is opened for each update only."""
         return self.connection_mode is ConnectionMode.PER_UPDATE
+
+    @property
+    def connections(self) -> set[tuple[str, str]]:
+        """The Bluetooth address."""
+        return {(CONNECTION_BLUETOOTH, self.address)}
+
+    @property
+    def newest_snapshot(self) -> Snapshot | None:
+        """The client's newest snapshot."""
+        return self.client.snapshot
+
+    def connection_diagnostics(self) -> dict[str, Any]:
+        """The link, the frames it rejected and the raw frames last received."""
+        client = self.client
+        return {
+            "connected": client.is_connected,
+            "mode": self.connection_mode.value,
+            "last_update_success": self.last_update_success,
+            "rejected_frames": client.rejected_frames,
+            "assembler": asdict(client.stats),
+            "last_frames": {
+                frame_type.key: redact_passcodes(raw).hex(" ")
+                for frame_type, raw in client.last_frames.items()
+            },
+        }
 
     async def async_shutdown(self) -> None:
         """Close the link when the entry unloads or Home Assistant stops."""
@@ -234,61 +371,9 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
 
     # -- writing ---------------------------------------------------------------
 
-    def validate_write(
-        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
+    async def _async_write(
+        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool
     ) -> None:
-        """Refuse a value the device would not take, or should not, before sending.
-
-        Checked against the newest snapshot, so nothing is connected for it.
-        """
-        try:
-            validate_write(
-                self.data,
-                key,
-                value,
-                chemistry=self.care.chemistry(self.data),
-                fewer_cells_confirmed=fewer_cells_confirmed,
-            )
-        except UnsafeSettingError as err:
-            if err.translation_key == ISSUE_CONFIRM_CELL_COUNT_FOR:
-                self._offer_fewer_cells(int(value))
-            raise _refused(err) from err
-        except SettingOutOfRangeError as err:
-            raise _refused(err) from err
-
-    @callback
-    def _offer_fewer_cells(self, cells: int) -> None:
-        """After rewiring, fewer cells are wanted: confirm it as a repair.
-
-        The repair states what follows and writes once the user confirms.
-        """
-        entry = self.config_entry
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"{ISSUE_CONFIRM_CELL_COUNT}_{entry.entry_id}",
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_CONFIRM_CELL_COUNT,
-            translation_placeholders={
-                "name": entry.title,
-                "cells": str(cells),
-                "connected": str(self.data.cell_info.cell_count),
-            },
-            data={"entry_id": entry.entry_id, "cells": cells},
-        )
-
-    async def async_write_setting(
-        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
-    ) -> None:
-        """Write a setting, confirm it by read-back and publish the result.
-
-        Whatever happens, entities afterwards show what the device holds.
-        ``fewer_cells_confirmed``: the user confirmed a cell count below the
-        cells connected (after rewiring).
-        """
-        self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
         try:
             async with self._link_for_write():
                 await self.client.write_setting(
@@ -297,24 +382,12 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                     chemistry=self.care.chemistry(self.data),
                     fewer_cells_confirmed=fewer_cells_confirmed,
                 )
-        except (SettingOutOfRangeError, UnsafeSettingError) as err:
-            raise _refused(err) from err
         except UpdateFailed as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="device_not_found",
                 translation_placeholders={"address": self.address},
             ) from err
-        except JKError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=err.translation_key,
-                translation_placeholders=err.placeholders
-                | {"name": self.name, "error": err.reason},
-            ) from err
-        finally:
-            if (snapshot := self.client.snapshot) is not None:
-                self.async_set_updated_data(snapshot)
 
     @contextlib.asynccontextmanager
     async def _link_for_write(self) -> AsyncIterator[None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -24,15 +24,16 @@ class JKBalancerEntity(CoordinatorEntity[JKBalancerCoordinator]):
         """Set up the entity; ``key`` (default: the description's) makes its id."""
         super().__init__(coordinator)
         self.entity_description = description
-        self._attr_unique_id = f"{coordinator.address}-{key or description.key}"
+        self._attr_unique_id = f"{coordinator.device_key}-{key or description.key}"
         info = coordinator.data.device_info
+        # A balancer on a bus says nothing of its versions or serial number.
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, coordinator.address)},
-            connections={(CONNECTION_BLUETOOTH, coordinator.address)},
+            identifiers={(DOMAIN, coordinator.device_key)},
+            connections=coordinator.connections,
             name=coordinator.config_entry.title,
             manufacturer=MANUFACTURER,
             model=info.vendor_id,
-            hw_version=info.hardware_version,
-            sw_version=info.software_version,
+            hw_version=info.hardware_version or None,
+            sw_version=info.software_version or None,
             serial_number=info.serial_number or None,
         )

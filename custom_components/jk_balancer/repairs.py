@@ -38,7 +38,10 @@ def async_update_issues(
     entry = coordinator.config_entry
     snapshot = coordinator.data
     cells = snapshot.cell_info
-    if cells.wire_resistance_warnings:
+    if cells.wire_resistance_too_high and not cells.wire_resistance_warnings:
+        # Over RS485 the balancer says only that some wire is too resistive.
+        _raise(hass, entry, WIRE_RESISTANCE, f"{WIRE_RESISTANCE}_some_cell")
+    elif cells.wire_resistance_warnings:
         _raise(
             hass,
             entry,

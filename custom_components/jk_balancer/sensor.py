@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components import bluetooth
 from homeassistant.components.sensor import (
@@ -23,19 +23,24 @@ from homeassistant.const import (
     UnitOfTemperature,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .const import DOMAIN
-from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
+from .cells import CELL_RESISTANCE, CELL_VOLTAGE, CellEntities, cell_figures, micro
+from .const import Transport, entry_transport
+from .coordinator import (
+    BluetoothCoordinator,
+    JKBalancerConfigEntry,
+    JKBalancerCoordinator,
+)
 from .entity import JKBalancerEntity
+from .pack import PackConfigEntry
+from .pack_sensor import async_setup_pack_sensors
 from .protocol import BalancingStatus, Snapshot, balancing_status
 
 PARALLEL_UPDATES = 0
 
-OHM = "Ω"
 AMPERE_HOUR = "Ah"
 
 
@@ -61,13 +66,17 @@ def _drift_attributes(coordinator: JKBalancerCoordinator) -> Mapping[str, Any]:
     return {"deviation": round(drift.deviation * 1000, 1), "hours": drift.hours}
 
 
-def _micro(value: float | None) -> float | None:
-    """A derived voltage without float noise (3.285 - 3.279 is 0.006)."""
-    return None if value is None else round(value, 6)
-
-
 def _jk02(snapshot: Snapshot) -> bool:
     return snapshot.protocol.is_jk02
+
+
+def _bluetooth(snapshot: Snapshot) -> bool:
+    return snapshot.protocol.is_bluetooth
+
+
+def _probe(snapshot: Snapshot) -> bool:
+    """A DZ balancer on RS485 has one temperature probe, JK04 none."""
+    return not snapshot.protocol.is_bluetooth or snapshot.protocol.is_jk02
 
 
 def _bms(snapshot: Snapshot) -> bool:
@@ -75,29 +84,18 @@ def _bms(snapshot: Snapshot) -> bool:
 
 
 def _rssi(coordinator: JKBalancerCoordinator) -> int | None:
+    if not isinstance(coordinator, BluetoothCoordinator):
+        return None
     info = bluetooth.async_last_service_info(
         coordinator.hass, coordinator.address, connectable=False
     )
     return info.rssi if info else None
 
 
-def _cell_voltage(
-    key: str, value_fn: Callable[[JKBalancerCoordinator], float | None]
-) -> JKSensorDescription:
-    return JKSensorDescription(
-        key=key,
-        translation_key=key,
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=3,
-        value_fn=lambda c: _micro(value_fn(c)),
-        of_cells=True,
-    )
-
-
 def _temperature(
-    key: str, value_fn: Callable[[JKBalancerCoordinator], StateType]
+    key: str,
+    value_fn: Callable[[JKBalancerCoordinator], StateType],
+    exists_fn: Callable[[Snapshot], bool] = _jk02,
 ) -> JKSensorDescription:
     return JKSensorDescription(
         key=key,
@@ -107,51 +105,23 @@ def _temperature(
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=value_fn,
-        exists_fn=_jk02,
+        exists_fn=exists_fn,
+    )
+
+
+def _figure(key: str, **style: Any) -> JKSensorDescription:
+    """A figure of the cells; all but the pack's measured total need cells."""
+    return JKSensorDescription(
+        key=key,
+        translation_key=key,
+        value_fn=lambda c: micro(getattr(c.data.cell_info, key)),
+        of_cells=key != "total_voltage",
+        **style,
     )
 
 
 SENSORS: tuple[JKSensorDescription, ...] = (
-    JKSensorDescription(
-        key="total_voltage",
-        translation_key="total_voltage",
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        value_fn=lambda c: c.data.cell_info.total_voltage,
-    ),
-    _cell_voltage(
-        "average_cell_voltage", lambda c: c.data.cell_info.average_cell_voltage
-    ),
-    _cell_voltage("min_cell_voltage", lambda c: c.data.cell_info.min_cell_voltage),
-    _cell_voltage("max_cell_voltage", lambda c: c.data.cell_info.max_cell_voltage),
-    JKSensorDescription(
-        key="delta_cell_voltage",
-        translation_key="delta_cell_voltage",
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        suggested_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        value_fn=lambda c: _micro(c.data.cell_info.delta_cell_voltage),
-        of_cells=True,
-    ),
-    # A state class keeps every change of cell out of the logbook.
-    JKSensorDescription(
-        key="min_voltage_cell",
-        translation_key="min_voltage_cell",
-        state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda c: c.data.cell_info.min_voltage_cell,
-        of_cells=True,
-    ),
-    JKSensorDescription(
-        key="max_voltage_cell",
-        translation_key="max_voltage_cell",
-        state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda c: c.data.cell_info.max_voltage_cell,
-        of_cells=True,
-    ),
+    *cell_figures(_figure),
     JKSensorDescription(
         key="balancing_status",
         translation_key="balancing_status",
@@ -187,7 +157,7 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         value_fn=lambda c: c.data.cell_info.balancing_current,
     ),
     _temperature(
-        "temperature_sensor_1", lambda c: c.data.cell_info.temperature_sensor_1
+        "temperature_sensor_1", lambda c: c.data.cell_info.temperature_sensor_1, _probe
     ),
     _temperature(
         "temperature_sensor_2", lambda c: c.data.cell_info.temperature_sensor_2
@@ -205,6 +175,7 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda c: c.data.cell_info.total_runtime,
+        exists_fn=_bluetooth,
     ),
     JKSensorDescription(
         key="rssi",
@@ -215,6 +186,7 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=_rssi,
+        exists_fn=_bluetooth,
     ),
     JKSensorDescription(
         key="current",
@@ -281,39 +253,50 @@ SENSORS: tuple[JKSensorDescription, ...] = (
     ),
 )
 
-CELL_VOLTAGE = SensorEntityDescription(
-    key="cell_voltage",
-    translation_key="cell_voltage",
-    device_class=SensorDeviceClass.VOLTAGE,
-    native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-    state_class=SensorStateClass.MEASUREMENT,
-    suggested_display_precision=3,
-)
-CELL_RESISTANCE = SensorEntityDescription(
-    key="cell_resistance",
-    translation_key="cell_resistance",
-    native_unit_of_measurement=OHM,
-    state_class=SensorStateClass.MEASUREMENT,
-    suggested_display_precision=3,
-    entity_category=EntityCategory.DIAGNOSTIC,
-)
-
 
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: JKBalancerConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the pack sensors, and one voltage and wire sensor per cell."""
+    """Add the sensors of a balancer with one per cell, or those of a pack."""
+    if entry_transport(entry.data) is Transport.PACK:
+        async_setup_pack_sensors(
+            hass, cast("PackConfigEntry", entry), async_add_entities
+        )
+        return
     coordinator = entry.runtime_data
     async_add_entities(
         JKSensor(coordinator, description)
         for description in SENSORS
         if description.exists_fn(coordinator.data)
     )
-    cells = _CellSensors(hass, coordinator, async_add_entities)
-    cells.async_follow_cell_count()
-    entry.async_on_unload(coordinator.async_add_listener(cells.async_follow_cell_count))
+
+    def count(current: int) -> int | None:
+        """The cells measured; while none are, those there were or are set."""
+        if not coordinator.last_update_success:
+            return None
+        snapshot = coordinator.data
+        return snapshot.cell_info.cell_count or max(
+            current, snapshot.settings.cell_count
+        )
+
+    # The RS485 reply has no wire resistances.
+    per_cell = (
+        (CELL_VOLTAGE, CELL_RESISTANCE)
+        if coordinator.data.protocol.is_bluetooth
+        else (CELL_VOLTAGE,)
+    )
+    cells = CellEntities(
+        hass,
+        async_add_entities,
+        prefix=coordinator.device_key,
+        descriptions=per_cell,
+        count=count,
+        build=lambda description, cell: JKCellSensor(coordinator, description, cell),
+    )
+    cells.async_follow()
+    entry.async_on_unload(coordinator.async_add_listener(cells.async_follow))
 
 
 class JKSensor(JKBalancerEntity, SensorEntity):
@@ -374,48 +357,3 @@ class JKCellSensor(JKBalancerEntity, SensorEntity):
             else cells.cell_resistances
         )
         return values[self._cell - 1] if self._cell <= len(values) else None
-
-
-class _CellSensors:
-    """Add and remove per-cell sensors as the number of connected cells changes.
-
-    While no cell is measured (balance leads unplugged) the sensors stay and
-    show unavailable; a balancer that has measured none yet gets sensors for
-    the cells its cell-count setting names.
-    """
-
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        coordinator: JKBalancerCoordinator,
-        async_add_entities: AddConfigEntryEntitiesCallback,
-    ) -> None:
-        self._hass = hass
-        self._coordinator = coordinator
-        self._add = async_add_entities
-        self._count = 0
-
-    @callback
-    def async_follow_cell_count(self) -> None:
-        if not self._coordinator.last_update_success:
-            return
-        snapshot = self._coordinator.data
-        count = snapshot.cell_info.cell_count
-        if not count:
-            count = max(self._count, snapshot.settings.cell_count)
-        if count > self._count:
-            self._add(
-                JKCellSensor(self._coordinator, description, cell)
-                for cell in range(self._count + 1, count + 1)
-                for description in (CELL_VOLTAGE, CELL_RESISTANCE)
-            )
-        elif count < self._count:
-            registry = er.async_get(self._hass)
-            for cell in range(count + 1, self._count + 1):
-                for description in (CELL_VOLTAGE, CELL_RESISTANCE):
-                    unique_id = f"{self._coordinator.address}-{description.key}_{cell}"
-                    if entity_id := registry.async_get_entity_id(
-                        "sensor", DOMAIN, unique_id
-                    ):
-                        registry.async_remove(entity_id)
-        self._count = count

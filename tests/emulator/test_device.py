@@ -8,6 +8,8 @@ import struct
 import pytest
 
 from custom_components.jk_balancer.protocol import (
+    BLUETOOTH_PROTOCOLS,
+    WIRE_RESISTANCE_LIMIT,
     JKBalancerClient,
     Protocol,
     Snapshot,
@@ -15,8 +17,7 @@ from custom_components.jk_balancer.protocol import (
 from custom_components.jk_balancer.protocol.commands import (
     encode_command,
 )
-from custom_components.jk_balancer.protocol.decode import WIRE_RESISTANCE_LIMIT
-from jk_emulator import PROFILES, VirtualBalancer
+from jk_emulator import BUS_PROFILES, PROFILES, VirtualBalancer
 from jk_emulator.device import ADVERTISED_MANUFACTURER_ID, TRAILER
 from jk_emulator.pack import OCV_CURVES, open_circuit_voltage
 from tests.conftest import wait_for
@@ -230,7 +231,10 @@ def test_reboot_resets_uptime_and_counts_power_ons(make_device: Make) -> None:
 
 def test_protocol_of_each_profile() -> None:
     protocols = {profile.protocol for profile in PROFILES.values()}
-    assert protocols == set(Protocol)
+    assert protocols == set(BLUETOOTH_PROTOCOLS)
+    assert {profile.protocol for profile in BUS_PROFILES.values()} == {
+        Protocol.DZ_RS485
+    }
     assert PROFILES["jk-b2a4s"].cells == 4
 
 

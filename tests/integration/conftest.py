@@ -9,8 +9,10 @@ from datetime import timedelta
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -116,3 +118,14 @@ async def next_update(hass: HomeAssistant, seconds: float = 31) -> None:
     await asyncio.sleep(20 * STREAM_INTERVAL * FAST)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def start_user_flow(hass: HomeAssistant, choice: str) -> ConfigFlowResult:
+    """Open "Add integration" and take ``choice`` from its menu."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": choice}
+    )

@@ -6,7 +6,7 @@ import math
 from unittest.mock import patch
 
 from homeassistant.components.bluetooth import async_last_service_info
-from homeassistant.config_entries import SOURCE_BLUETOOTH, SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_BLUETOOTH, ConfigEntryState
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -23,7 +23,12 @@ from custom_components.jk_balancer.const import (
 )
 from custom_components.jk_balancer.protocol import Protocol
 from jk_emulator import radio as radio_module
-from tests.integration.conftest import Proxy, config_entry, setup_entry
+from tests.integration.conftest import (
+    Proxy,
+    config_entry,
+    setup_entry,
+    start_user_flow,
+)
 
 
 async def test_discovery_card_asks_for_the_password(
@@ -77,11 +82,9 @@ async def test_user_step_lists_unconfigured_jk_devices(
     await setup_entry(hass, configured)
     first = proxy.add("jk-b2a24s20p", name="Rack-A")
     second = proxy.add("jk-pb2a16s20p", name="Rack-B")
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_user_flow(hass, "bluetooth_device")
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "bluetooth_device"
     choices = result["data_schema"].schema[CONF_ADDRESS].container
     assert choices == {
         first.address: f"Rack-A ({first.address})",
@@ -99,9 +102,7 @@ async def test_user_step_lists_unconfigured_jk_devices(
 
 
 async def test_user_step_without_devices(hass: HomeAssistant, proxy: Proxy) -> None:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_user_flow(hass, "bluetooth_device")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_devices_found"
 
@@ -279,9 +280,7 @@ async def test_manual_entry_for_a_configured_address_aborts(
 ) -> None:
     device = proxy.add()
     config_entry(device).add_to_hass(hass)
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_user_flow(hass, "bluetooth_device")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_devices_found"
 

@@ -28,7 +28,7 @@ async def test_diagnostics_are_redacted(
     assert len(diagnostics["cell_info"]["cell_voltages"]) == 24
     assert diagnostics["connection"]["connected"] is True
     assert diagnostics["connection"]["assembler"]["frames"] >= 3
-    frames = diagnostics["last_frames"]
+    frames = diagnostics["connection"]["last_frames"]
     assert set(frames) == {"device_info", "settings", "cell_info"}
     # The raw device-info frame stays decodable, minus the passcodes.
     raw = bytes.fromhex(frames["device_info"])

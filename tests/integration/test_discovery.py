@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.jk_balancer.const import DOMAIN
-from tests.integration.conftest import Proxy
+from tests.integration.conftest import Proxy, start_user_flow
 
 # Some V19 units advertise only this malformed service UUID.
 MALFORMED_V19_UUID = "0000fee7ffe0-0000-1000-8000-00805f9b34fb"
@@ -99,8 +99,6 @@ async def test_other_devices_are_not_discovered(
     )
     await hass.async_block_till_done(wait_background_tasks=True)
     assert discovered(hass) == set()
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
+    result = await start_user_flow(hass, "bluetooth_device")
     # The user step offers what discovery offers, nothing else.
     assert result["reason"] == "no_devices_found"

@@ -51,9 +51,7 @@ async def test_a_power_off_voltage_above_every_cell_is_refused(
     await setup_entry(hass, device)
     lowest = min(device.last_measurement.cell_voltages)  # type: ignore[union-attr]
     for value in (round(lowest + 0.1, 2), round(lowest, 3)):
-        error = await refused(
-            hass, proxy, device, "number.jk_b2a16s_power_off", value
-        )
+        error = await refused(hass, proxy, device, "number.jk_b2a16s_power_off", value)
         assert error.translation_key == "power_off_at_cells"
         assert "could not switch it on again" in str(error)
     assert device.settings.power_off_voltage == 2.5
@@ -68,9 +66,7 @@ async def test_a_power_off_voltage_without_cells_to_compare_is_refused(
     device = proxy.add("jk-b2a24s20p")
     device.unplug_balance_leads()
     await setup_entry(hass, device)
-    error = await refused(
-        hass, proxy, device, "number.jk_b2a24s20p_power_off", 2.8
-    )
+    error = await refused(hass, proxy, device, "number.jk_b2a24s20p_power_off", 2.8)
     assert error.translation_key == "power_off_without_cells"
 
 

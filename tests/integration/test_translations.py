@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 
-from custom_components.jk_balancer import binary_sensor, number, sensor, switch
+from custom_components.jk_balancer import (
+    binary_sensor,
+    cells,
+    number,
+    pack_sensor,
+    sensor,
+    switch,
+)
 from custom_components.jk_balancer.const import PROTOCOL_OPTIONS, ConnectionMode
-from custom_components.jk_balancer.protocol import Protocol, errors
+from custom_components.jk_balancer.protocol import BLUETOOTH_PROTOCOLS, errors
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "jk_balancer"
 STRINGS = json.loads((INTEGRATION / "strings.json").read_text())
@@ -71,7 +78,12 @@ def test_english_translation_is_strings_json() -> None:
 def test_every_entity_has_a_name() -> None:
     entity = STRINGS["entity"]
     descriptions = {
-        "sensor": [*sensor.SENSORS, sensor.CELL_VOLTAGE, sensor.CELL_RESISTANCE],
+        "sensor": [
+            *sensor.SENSORS,
+            *pack_sensor.PACK_SENSORS,
+            cells.CELL_VOLTAGE,
+            cells.CELL_RESISTANCE,
+        ],
         "binary_sensor": list(binary_sensor.BINARY_SENSORS),
         "number": list(number.NUMBERS),
         "switch": list(switch.SWITCHES),
@@ -95,6 +107,7 @@ def test_every_error_message_exists() -> None:
     }
     raised_by_the_integration = refusals_of_harmful_settings | {
         "device_not_found",
+        "pack_unit_missing",
         "password_changed",
         "stream_stalled",
         "write_unreachable",
@@ -105,7 +118,7 @@ def test_every_error_message_exists() -> None:
 def test_selectors_cover_every_choice() -> None:
     selectors = STRINGS["selector"]
     assert set(selectors["protocol"]["options"]) == {"auto", *PROTOCOL_OPTIONS}
-    assert set(PROTOCOL_OPTIONS.values()) == set(Protocol)
+    assert set(PROTOCOL_OPTIONS.values()) == set(BLUETOOTH_PROTOCOLS)
     assert set(selectors["connection_mode"]["options"]) == {
         m.value for m in ConnectionMode
     }

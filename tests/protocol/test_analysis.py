@@ -30,7 +30,7 @@ from custom_components.jk_balancer.protocol.model import (
 
 def snapshot(cells: tuple[float, ...], **changes: object) -> Snapshot:
     """A JK04 balancer measuring ``cells``, with the settings changed."""
-    summary = summarize(cells)
+    summary = summarize(cells, 6)
     info = CellInfo(
         Protocol.JK04,
         cells,

@@ -150,8 +150,9 @@ def test_jk02_24s_cell_info(captures: Path) -> None:
     # and cell 3 is the first at the lowest, 6 mV apart.
     assert (cells.min_cell_voltage, cells.max_cell_voltage) == (3.279, 3.285)
     assert (cells.max_voltage_cell, cells.min_voltage_cell) == (23, 3)
-    assert cells.delta_cell_voltage == 3.285 - 3.279
-    assert cells.average_cell_voltage == pytest.approx(fmean(cells.cell_voltages))
+    # In whole millivolts, the cells' resolution: no float noise.
+    assert cells.delta_cell_voltage == 0.006
+    assert cells.average_cell_voltage == round(fmean(cells.cell_voltages), 3) == 3.281
     # The device's own bytes, a sample behind: cell 1 highest, 5 mV.
     assert cells.device_figures == (3.281, 0.005, 4, 1)
     assert cells.total_voltage == 78.735

@@ -10,12 +10,12 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from custom_components.jk_balancer.protocol import Protocol
+from custom_components.jk_balancer.protocol import BLUETOOTH_PROTOCOLS, Protocol
 from custom_components.jk_balancer.protocol.const import FRAME_LENGTH
 from jk_tools.fuzz import Outcome, Pipeline, Seeds, feed, independent_checksum
 from tests.conftest import CAPTURES
 
-LAYOUT_CHOICES = [None, *Protocol]
+LAYOUT_CHOICES = [None, *BLUETOOTH_PROTOCOLS]
 FUZZ_SETTINGS = settings(
     max_examples=300,
     deadline=None,

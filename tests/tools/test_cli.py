@@ -136,7 +136,12 @@ async def test_emulators_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     records = json_lines(out)
     assert {"name", "protocol", "cells"} <= set(records[0])
-    assert {r["protocol"] for r in records} == {"JK04", "JK02_24S", "JK02_32S"}
+    assert {r["protocol"] for r in records} == {
+        "JK04",
+        "JK02_24S",
+        "JK02_32S",
+        "DZ_RS485",
+    }
     assert any(r["cells"] == 4 for r in records)
 
 
@@ -340,7 +345,8 @@ def test_main_runs_a_command_in_its_own_event_loop(
 ) -> None:
     status = cli.main(["emulators"])
     assert status == 0
-    assert len(json_lines(capsys.readouterr().out)) == len(cli.PROFILES)
+    listed = json_lines(capsys.readouterr().out)
+    assert len(listed) == len(cli.PROFILES) + len(cli.BUS_PROFILES)
     # asyncio.run() leaves no current loop; the test harness expects one.
     asyncio.set_event_loop(asyncio.new_event_loop())
 

@@ -1,4 +1,4 @@
-"""JK BLE protocol: frames, decoding, commands and an async client.
+"""JK protocols: BLE and RS485 frames, decoding, commands and async clients.
 
 This package does not import Home Assistant; the integration builds on it.
 Everything the integration, the virtual balancer and the tools use is exported
@@ -17,9 +17,13 @@ from .analysis import (
     default_imbalance_threshold,
     infer_chemistry,
 )
+from .bus import JKRs485Client, Rs485Bus
+from .cascade import CascadedPack, cascade
+from .cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info, decode_cell_info
 from .client import JKBalancerClient
 from .commands import Command, encode_request, parse_command
 from .const import (
+    BLUETOOTH_PROTOCOLS,
     CHARACTERISTIC_UUID,
     COMMAND_HEADER,
     DEFAULT_PASSCODE,
@@ -29,10 +33,7 @@ from .const import (
     Request,
 )
 from .decode import (
-    WIRE_RESISTANCE_LIMIT,
     FrameDecoder,
-    check_cell_info,
-    decode_cell_info,
     decode_device_info,
     detect_protocol,
     redact_passcodes,
@@ -41,6 +42,7 @@ from .errors import (
     DeviceConnectionError,
     FrameError,
     JKError,
+    PortError,
     ProtocolDetectionError,
     SettingError,
     SettingOutOfRangeError,
@@ -51,6 +53,13 @@ from .errors import (
 from .frame import Frame, FrameAssembler
 from .layouts import CELL_INFO_LAYOUTS, DEVICE_INFO, SETTINGS_LAYOUTS, encode_frame
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
+from .rs485 import (
+    BUS_ADDRESSES,
+    decode_rs485_reply,
+    encode_rs485_reply,
+    encode_rs485_request,
+    parse_rs485_request,
+)
 from .settings import (
     SETTING_SPECS,
     Confirmation,
@@ -62,6 +71,8 @@ from .settings import (
 from .writes import check_plausible, held_value, setting_limits, validate_write
 
 __all__ = [
+    "BLUETOOTH_PROTOCOLS",
+    "BUS_ADDRESSES",
     "CELL_INFO_LAYOUTS",
     "CHARACTERISTIC_UUID",
     "COMMAND_HEADER",
@@ -73,6 +84,7 @@ __all__ = [
     "SETTING_SPECS",
     "WIRE_RESISTANCE_LIMIT",
     "BalancingStatus",
+    "CascadedPack",
     "CellInfo",
     "Chemistry",
     "Command",
@@ -89,10 +101,13 @@ __all__ = [
     "ImbalanceWatch",
     "JKBalancerClient",
     "JKError",
+    "JKRs485Client",
     "Limits",
+    "PortError",
     "Protocol",
     "ProtocolDetectionError",
     "Request",
+    "Rs485Bus",
     "SettingError",
     "SettingOutOfRangeError",
     "SettingSpec",
@@ -103,18 +118,23 @@ __all__ = [
     "ValueKind",
     "WriteNotConfirmedError",
     "balancing_status",
+    "cascade",
     "check_cell_info",
     "check_plausible",
     "decode_cell_info",
     "decode_device_info",
+    "decode_rs485_reply",
     "default_imbalance_threshold",
     "detect_protocol",
     "encode_frame",
     "encode_request",
+    "encode_rs485_reply",
+    "encode_rs485_request",
     "held_value",
     "infer_chemistry",
     "is_jk_advertisement",
     "parse_command",
+    "parse_rs485_request",
     "redact_passcodes",
     "setting_limits",
     "spec_for_register",

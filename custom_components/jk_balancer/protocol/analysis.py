@@ -44,12 +44,10 @@ def balancing_status(snapshot: Snapshot) -> BalancingStatus | None:
         (not settings.balancer_enabled, BalancingStatus.OFF),
         (cells.balancing, BalancingStatus.BALANCING),
         (snapshot.cell_count_mismatch, BalancingStatus.CELL_COUNT_MISMATCH),
+        (cells.wire_resistance_too_high, BalancingStatus.WIRE_RESISTANCE_TOO_HIGH),
         (
-            bool(cells.wire_resistance_warnings),
-            BalancingStatus.WIRE_RESISTANCE_TOO_HIGH,
-        ),
-        (
-            cells.max_cell_voltage < settings.balance_start_voltage,
+            settings.balance_start_voltage is not None
+            and cells.max_cell_voltage < settings.balance_start_voltage,
             BalancingStatus.BELOW_START_VOLTAGE,
         ),
         (

@@ -26,21 +26,21 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError
 import bleak_retry_connector
 
 from .analysis import Chemistry
+from .cell_info import CheckedCellInfo
 from .commands import encode_request
 from .const import CHARACTERISTIC_UUID, SERVICE_UUID, FrameType, Protocol, Request
-from .decode import CheckedCellInfo, FrameDecoder
+from .decode import FrameDecoder
 from .errors import (
     DeviceConnectionError,
     DeviceTimeoutError,
     FrameError,
     NotConnectedError,
     UnsupportedDeviceError,
-    WriteNotConfirmedError,
 )
 from .frame import AssemblerStats, FrameAssembler
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
 from .settings import Confirmation
-from .writes import held_value, is_confirmed, validate_write
+from .writes import held_value, is_confirmed, not_confirmed, validate_write
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -308,16 +308,7 @@ class JKBalancerClient:
                 cell_info = result.cell_info()
             held = held_value(write.spec, settings, cell_info)
             if not is_confirmed(write, held):
-                spec = write.spec
-                raise WriteNotConfirmedError(
-                    f"did not take {key} = {write.value:g}; "
-                    f"it holds {held if held is not None else 'nothing'}",
-                    name=self.name,
-                    setting=key,
-                    value=f"{spec.to_display(write.value):g}",
-                    held="" if held is None else f"{spec.to_display(held):g}",
-                    unit=spec.shown_unit or "",
-                )
+                raise not_confirmed(write, held, self.name)
             return settings
 
     async def _request(self, request: Request, answer: FrameType) -> Checked:

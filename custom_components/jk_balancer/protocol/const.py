@@ -1,4 +1,4 @@
-"""Constants of the JK BLE protocol (JK04, JK02_24S, JK02_32S)."""
+"""Constants of the JK protocols: BLE (JK04, JK02_24S, JK02_32S) and RS485."""
 
 from __future__ import annotations
 
@@ -19,16 +19,30 @@ DEFAULT_PASSCODE: Final = "1234"
 
 
 class Protocol(StrEnum):
-    """Frame layout family a device speaks; the device does not announce it."""
+    """Frame layout family a device speaks.
+
+    Over Bluetooth the device does not announce it (see ``BLUETOOTH_PROTOCOLS``);
+    DZ_RS485 is the reply of a DZ-series balancer on its RS485 port.
+    """
 
     JK04 = "JK04"
     JK02_24S = "JK02_24S"
     JK02_32S = "JK02_32S"
+    DZ_RS485 = "DZ_RS485"
 
     @property
     def is_jk02(self) -> bool:
-        """Return True for the integer (JK02) layouts."""
-        return self is not Protocol.JK04
+        """Return True for the integer (JK02) Bluetooth layouts."""
+        return self in (Protocol.JK02_24S, Protocol.JK02_32S)
+
+    @property
+    def is_bluetooth(self) -> bool:
+        """Return True for the layouts spoken over Bluetooth."""
+        return self is not Protocol.DZ_RS485
+
+
+# The layouts a Bluetooth device may speak, in the order they were found.
+BLUETOOTH_PROTOCOLS: Final = (Protocol.JK04, Protocol.JK02_24S, Protocol.JK02_32S)
 
 
 class FrameType(IntEnum):

@@ -108,3 +108,9 @@ class NotConnectedError(DeviceConnectionError):
     """An operation needs a connection that is not there (any more)."""
 
     translation_key = "not_connected"
+
+
+class PortError(DeviceConnectionError):
+    """A serial port cannot be opened or used (unplugged, in use, no access)."""
+
+    translation_key = "port_unavailable"

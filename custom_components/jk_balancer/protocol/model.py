@@ -66,7 +66,7 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Frame 0x01: the balancer's settings as the device holds them.
+    """The balancer's settings as the device holds them (BLE frame 0x01).
 
     Every field is a setting of the same name (see ``SETTING_SPECS``).
     """
@@ -74,9 +74,10 @@ class Settings:
     cell_count: int
     balancer_enabled: bool
     balance_trigger_voltage: float
-    balance_start_voltage: float
+    # Bluetooth only: the RS485 reply carries neither.
+    balance_start_voltage: float | None
     max_balance_current: float
-    power_off_voltage: float
+    power_off_voltage: float | None
     # JK04 reports its ADC reference voltage; JK02 does not report calibration.
     voltage_calibration: float | None
     # JK02 only.
@@ -102,18 +103,20 @@ type Summary = tuple[
 _NOTHING_MEASURED: Summary = (None, None, None, None, None, None)
 
 
-def summarize(cells: tuple[float, ...]) -> Summary:
+def summarize(cells: tuple[float, ...], decimals: int) -> Summary:
     """Average, delta, lowest, highest and the numbers (from 1) of those cells.
 
-    The numbers point at the first cell holding the value; the delta is exactly
-    highest minus lowest. All None when no cell was measured.
+    The numbers point at the first cell holding the value; the delta is
+    highest minus lowest. Average and delta are rounded to the cells'
+    resolution (``decimals``): more digits would be noise. All None when no
+    cell was measured.
     """
     if not cells:
         return _NOTHING_MEASURED
     lowest, highest = min(cells), max(cells)
     return (
-        sum(cells) / len(cells),
-        highest - lowest,
+        round(sum(cells) / len(cells), decimals),
+        round(highest - lowest, decimals),
         lowest,
         highest,
         cells.index(lowest) + 1,
@@ -136,7 +139,7 @@ class DeviceFigures(NamedTuple):
 
 
 class CellInfo(NamedTuple):
-    """Frame 0x02: measurements, streamed about every 0.5 s.
+    """Measurements: BLE frame 0x02 (streamed about every 0.5 s), or RS485 reply.
 
     Minimum, maximum, their cell numbers (the first cell holding the value),
     delta and average are derived from the cells of this frame, so a snapshot
@@ -160,7 +163,8 @@ class CellInfo(NamedTuple):
     max_voltage_cell: int | None
     balancing: bool
     balancing_current: float
-    total_runtime: int
+    # Seconds the device has run; the RS485 reply does not carry it.
+    total_runtime: int | None
     # Cells (numbered from 1) whose balance wire resistance is too high.
     wire_resistance_warnings: tuple[int, ...]
     device_figures: DeviceFigures
@@ -185,6 +189,14 @@ class CellInfo(NamedTuple):
     def cell_count(self) -> int:
         """Number of cells measured."""
         return len(self.cell_voltages)
+
+    @property
+    def wire_resistance_too_high(self) -> bool:
+        """Return True when a balance wire is too resistive to balance.
+
+        Over RS485 the device raises one alarm without naming the cell.
+        """
+        return bool(self.wire_resistance_warnings) or "wire_resistance" in self.errors
 
     @property
     def power(self) -> float | None:

@@ -32,6 +32,8 @@ class Encoding(Enum):
     UINT8 = "<B"
     UINT16 = "<H"
     UINT32 = "<I"
+    # The RS485 request's value.
+    UINT16_BE = ">H"
 
     @property
     def size(self) -> int:
@@ -143,14 +145,16 @@ def _decimals(step: float) -> int:
     return max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 else 0
 
 
-def _by_family[T](jk04: T | None, jk02: T) -> dict[Protocol, T]:
-    """Map JK04 and both JK02 layouts (JK04 left out when None)."""
-    result = {Protocol.JK02_24S: jk02, Protocol.JK02_32S: jk02}
-    return result if jk04 is None else {Protocol.JK04: jk04, **result}
+def _by_family[T](jk04: T | None, jk02: T, rs485: T | None = None) -> dict[Protocol, T]:
+    """Map JK04, both JK02 layouts and RS485 (those given as None left out)."""
+    result = {Protocol.JK04: jk04, Protocol.JK02_24S: jk02, Protocol.JK02_32S: jk02}
+    result[Protocol.DZ_RS485] = rs485
+    return {protocol: item for protocol, item in result.items() if item is not None}
 
 
 _F32 = Encoding.FLOAT32
 _U32 = Encoding.UINT32
+_BE16 = Encoding.UINT16_BE
 _MILLI = 1000
 
 BALANCER_ENABLED: Final = SettingSpec(
@@ -158,8 +162,10 @@ BALANCER_ENABLED: Final = SettingSpec(
     ValueKind.SWITCH,
     None,
     1,
-    _by_family(Register(0x6C, Encoding.UINT8), Register(0x1F, _U32)),
-    _by_family((0, 1), (0, 1)),
+    _by_family(
+        Register(0x6C, Encoding.UINT8), Register(0x1F, _U32), Register(0xF6, _BE16)
+    ),
+    _by_family((0, 1), (0, 1), (0, 1)),
     description="Balancer on/off",
 )
 BALANCE_TRIGGER_VOLTAGE: Final = SettingSpec(
@@ -167,8 +173,12 @@ BALANCE_TRIGGER_VOLTAGE: Final = SettingSpec(
     ValueKind.DECIMAL,
     "V",
     0.001,
-    _by_family(Register(0x64, _F32), Register(0x06, _U32, _MILLI)),
-    _by_family((0.001, 1.0), (0.003, 1.0)),
+    _by_family(
+        Register(0x64, _F32),
+        Register(0x06, _U32, _MILLI),
+        Register(0xF2, _BE16, _MILLI),
+    ),
+    _by_family((0.001, 1.0), (0.003, 1.0), (0.002, 1.0)),
     description="Cell voltage difference above which balancing starts",
     # The manuals speak of 5 and 10 mV, like the cell difference sensor.
     display_unit="mV",
@@ -192,8 +202,13 @@ MAX_BALANCE_CURRENT: Final = SettingSpec(
     ValueKind.DECIMAL,
     "A",
     0.1,
-    _by_family(Register(0x68, _F32), Register(0x13, _U32, _MILLI)),
-    _by_family((0.1, 5.0), (0.1, 5.0)),
+    _by_family(
+        Register(0x68, _F32),
+        Register(0x13, _U32, _MILLI),
+        Register(0xF4, _BE16, _MILLI),
+    ),
+    # RS485 takes from 30 mA; the entity's 0.1 A steps start at 0.1 A.
+    _by_family((0.1, 5.0), (0.1, 5.0), (0.1, 2.0)),
     description="Balance current (the model's rating is the upper limit)",
 )
 CELL_COUNT: Final = SettingSpec(
@@ -201,8 +216,15 @@ CELL_COUNT: Final = SettingSpec(
     ValueKind.INTEGER,
     None,
     1,
-    _by_family(Register(0x1C, Encoding.UINT16), Register(0x1C, _U32)),
-    {Protocol.JK04: (2, 24), Protocol.JK02_24S: (2, 24), Protocol.JK02_32S: (2, 32)},
+    _by_family(
+        Register(0x1C, Encoding.UINT16), Register(0x1C, _U32), Register(0xF0, _BE16)
+    ),
+    {
+        Protocol.JK04: (2, 24),
+        Protocol.JK02_24S: (2, 24),
+        Protocol.JK02_32S: (2, 32),
+        Protocol.DZ_RS485: (2, 24),
+    },
     description="Number of cells wired to the balancer",
 )
 POWER_OFF_VOLTAGE: Final = SettingSpec(

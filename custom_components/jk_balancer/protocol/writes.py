@@ -17,7 +17,12 @@ from typing import Final
 from .analysis import Chemistry, infer_chemistry
 from .commands import encode_command
 from .const import Protocol
-from .errors import SettingNotSupportedError, SettingOutOfRangeError, UnsafeSettingError
+from .errors import (
+    SettingNotSupportedError,
+    SettingOutOfRangeError,
+    UnsafeSettingError,
+    WriteNotConfirmedError,
+)
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
 from .settings import (
     BALANCE_START_VOLTAGE,
@@ -27,6 +32,7 @@ from .settings import (
     VOLTAGE_CALIBRATION,
     Confirmation,
     Limits,
+    Register,
     SettingSpec,
     ValueKind,
     get_spec,
@@ -99,11 +105,20 @@ def check_plausible(spec: SettingSpec, value: float | bool) -> float:
 
 @dataclass(frozen=True, slots=True)
 class PreparedWrite:
-    """A validated write: the command to send and the value to expect."""
+    """A validated write: the register, its encoded value, the value to expect.
+
+    Each transport wraps register and payload into its own command.
+    """
 
     spec: SettingSpec
     value: float
-    command: bytes
+    register: Register
+    payload: bytes
+
+    @property
+    def command(self) -> bytes:
+        """The 20-byte Bluetooth command."""
+        return encode_command(self.register.address, self.payload)
 
 
 def prepare_write(
@@ -137,8 +152,7 @@ def prepare_write(
         assert cell_info is not None  # setting_limits demanded it
         assert cell_info.total_voltage is not None
         raw = settings.voltage_calibration * number / cell_info.total_voltage
-    payload = register.encode(raw)
-    return PreparedWrite(spec, number, encode_command(register.address, payload))
+    return PreparedWrite(spec, number, register, register.encode(raw))
 
 
 def validate_write(
@@ -248,3 +262,19 @@ def is_confirmed(write: PreparedWrite, held: float | None) -> bool:
     if write.spec.confirmation is Confirmation.PACK_VOLTAGE:
         return abs(held - write.value) <= write.value * CALIBRATION_TOLERANCE
     return abs(held - write.value) <= write.spec.step / 2
+
+
+def not_confirmed(
+    write: PreparedWrite, held: float | None, name: str
+) -> WriteNotConfirmedError:
+    """The error for a write the device did not take: what it holds instead."""
+    spec = write.spec
+    return WriteNotConfirmedError(
+        f"did not take {spec.key} = {write.value:g}; "
+        f"it holds {held if held is not None else 'nothing'}",
+        name=name,
+        setting=spec.key,
+        value=f"{spec.to_display(write.value):g}",
+        held="" if held is None else f"{spec.to_display(held):g}",
+        unit=spec.shown_unit or "",
+    )

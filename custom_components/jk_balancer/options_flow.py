@@ -1,0 +1,164 @@
+"""Options: updates, the link, and looking after the pack."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from homeassistant.config_entries import (
+    ConfigEntryState,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.const import CONF_ADDRESS
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+import voluptuous as vol
+
+from .const import (
+    CHEMISTRY_AUTO,
+    CONF_CHEMISTRY,
+    CONF_CONNECTION_MODE,
+    CONF_IMBALANCE_HOLD,
+    CONF_IMBALANCE_THRESHOLD,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_UPDATE_INTERVAL,
+    MAX_UPDATE_INTERVAL,
+    MIN_UPDATE_INTERVAL,
+    ConnectionMode,
+    Transport,
+    entry_transport,
+)
+from .protocol import DEFAULT_IMBALANCE_HOLD, Chemistry, default_imbalance_threshold
+from .slots import async_get_turns
+
+
+class JKBalancerOptionsFlow(OptionsFlowWithReload):
+    """Updates, the link, and looking after the pack."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and store the options of a balancer over Bluetooth."""
+        if entry_transport(self.config_entry.data) is Transport.RS485:
+            return await self.async_step_bus(user_input)
+        return self._options("init", user_input)
+
+    async def async_step_bus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and store the options of a balancer on RS485 (no link to hold)."""
+        return self._options("bus", user_input)
+
+    def _options(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        entry = self.config_entry
+        bluetooth = step_id == "init"
+        options = dict(entry.options)
+        # The threshold that follows the trigger; stored only when it differs.
+        automatic = round(1000 * default_imbalance_threshold(DEFAULT_TRIGGER))
+        if entry.state is ConfigEntryState.LOADED:
+            snapshot = entry.runtime_data.data
+            trigger = snapshot.settings.balance_trigger_voltage
+            automatic = round(1000 * default_imbalance_threshold(trigger))
+        if user_input is not None:
+            # NaN and infinities pass the number selectors' range checks.
+            errors = {
+                key: "not_a_number"
+                for key in _NUMBERS
+                if not math.isfinite(user_input[key])
+            }
+            if not errors:
+                threshold = round(user_input[CONF_IMBALANCE_THRESHOLD])
+                return self.async_create_entry(
+                    data={
+                        CONF_UPDATE_INTERVAL: int(user_input[CONF_UPDATE_INTERVAL]),
+                        CONF_CHEMISTRY: user_input[CONF_CHEMISTRY],
+                        CONF_IMBALANCE_HOLD: int(user_input[CONF_IMBALANCE_HOLD]),
+                    }
+                    | (
+                        {CONF_IMBALANCE_THRESHOLD: threshold}
+                        if threshold != automatic
+                        else {}
+                    )
+                    | (
+                        {CONF_CONNECTION_MODE: user_input[CONF_CONNECTION_MODE]}
+                        if bluetooth
+                        else {}
+                    )
+                )
+            options |= {k: v for k, v in user_input.items() if k not in errors}
+        threshold = options.get(CONF_IMBALANCE_THRESHOLD, automatic)
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(
+                CONF_UPDATE_INTERVAL,
+                default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
+            ): _number(MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL, "s"),
+        }
+        placeholders = {"name": entry.title}
+        if bluetooth:
+            schema[
+                vol.Required(
+                    CONF_CONNECTION_MODE,
+                    default=options.get(
+                        CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT
+                    ),
+                )
+            ] = _choice(CONF_CONNECTION_MODE, [m.value for m in ConnectionMode])
+            placeholders["sustainable"] = str(
+                async_get_turns(self.hass).sustainable_interval(
+                    entry.data[CONF_ADDRESS]
+                )
+            )
+        schema |= {
+            vol.Required(
+                CONF_CHEMISTRY, default=options.get(CONF_CHEMISTRY, CHEMISTRY_AUTO)
+            ): _choice(CONF_CHEMISTRY, [CHEMISTRY_AUTO, *(c.value for c in Chemistry)]),
+            vol.Required(CONF_IMBALANCE_THRESHOLD, default=threshold): _number(
+                2, 1000, "mV"
+            ),
+            vol.Required(
+                CONF_IMBALANCE_HOLD,
+                default=options.get(CONF_IMBALANCE_HOLD, DEFAULT_IMBALANCE_HOLD),
+            ): _number(0, 86_400, "s"),
+        }
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=vol.Schema(schema),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+
+# The trigger the vendors advise for packs of 50 Ah and more.
+DEFAULT_TRIGGER = 0.005
+# The options entered as numbers.
+_NUMBERS = (CONF_UPDATE_INTERVAL, CONF_IMBALANCE_THRESHOLD, CONF_IMBALANCE_HOLD)
+
+
+def _number(minimum: float, maximum: float, unit: str) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=minimum,
+            max=maximum,
+            step=1,
+            unit_of_measurement=unit,
+            mode=NumberSelectorMode.BOX,
+        )
+    )
+
+
+def _choice(key: str, options: list[str]) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=options, translation_key=key, mode=SelectSelectorMode.LIST
+        )
+    )
