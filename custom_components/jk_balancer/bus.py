@@ -89,8 +89,7 @@ class Rs485Coordinator(JKBalancerCoordinator):
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
-                translation_placeholders=err.placeholders
-                | {"name": self.name, "error": err.reason},
+                translation_placeholders=self.error_placeholders(err),
             ) from err
 
     async def _async_write(

@@ -98,6 +98,14 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         """Write through the transport; JKError when it fails."""
         raise NotImplementedError
 
+    def error_placeholders(self, err: JKError) -> dict[str, str]:
+        """An error's placeholders, naming the device as the user named it.
+
+        ``error`` is the reason unless the error says more precisely (a
+        port's cause).
+        """
+        return {"error": err.reason} | err.placeholders | {"name": self.name}
+
     def validate_write(
         self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
     ) -> None:
@@ -163,8 +171,7 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
-                translation_placeholders=err.placeholders
-                | {"name": self.name, "error": err.reason},
+                translation_placeholders=self.error_placeholders(err),
             ) from err
         finally:
             if (snapshot := self.newest_snapshot) is not None:

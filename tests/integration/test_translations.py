@@ -115,6 +115,14 @@ def test_every_error_message_exists() -> None:
     assert keys | raised_by_the_integration == set(STRINGS["exceptions"])
 
 
+def test_every_message_sits_where_home_assistant_looks_for_it() -> None:
+    assert all(set(text) == {"message"} for text in STRINGS["exceptions"].values())
+    assert all(
+        "title" in issue and ("description" in issue or "fix_flow" in issue)
+        for issue in STRINGS["issues"].values()
+    )
+
+
 def test_selectors_cover_every_choice() -> None:
     selectors = STRINGS["selector"]
     assert set(selectors["protocol"]["options"]) == {"auto", *PROTOCOL_OPTIONS}

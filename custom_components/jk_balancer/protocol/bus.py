@@ -12,6 +12,7 @@ Bluetooth client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from typing import Final
@@ -41,6 +42,8 @@ DEFAULT_REPLY_TIMEOUT: Final = 0.5
 WRITE_SETTLE: Final = 0.2
 # Read-backs of a write before it counts as not taken.
 CONFIRM_READS: Final = 3
+# How long closing the port may take.
+CLOSE_TIMEOUT: Final = 2.0
 # Bytes kept while looking for a reply (a chattering bus must not grow them).
 _BUFFER_LIMIT: Final = 4 * REPLY_LENGTH
 
@@ -101,12 +104,17 @@ class Rs485Bus:
             await asyncio.sleep(WRITE_SETTLE)
 
     async def close(self) -> None:
-        """Close the port; a waiting request fails with PortError."""
+        """Close the port and wait until it is; a waiting request fails."""
         transport, self._transport = self._transport, None
-        self._receiver = None
-        if transport is not None:
-            transport.close()
+        receiver, self._receiver = self._receiver, None
         self._fail(PortError("the port was closed", port=self.port, error="closed"))
+        if transport is None or receiver is None:
+            return
+        transport.close()
+        # The transport closes the port on a later turn of the event loop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await receiver.closed
 
     async def _transact(
         self, address: int, command: int, reply_timeout: float
@@ -207,11 +215,14 @@ class _Receiver(asyncio.Protocol):
 
     def __init__(self, bus: Rs485Bus) -> None:
         self._bus = bus
+        self.closed = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         self._bus._received(self, data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
         self._bus._lost(self, exc)
 
 
