@@ -157,7 +157,7 @@ async def test_the_cell_card_shows_the_whole_pack(
 async def test_a_pack_needs_two_balancers(
     hass: HomeAssistant, virtual_bus: VirtualBus
 ) -> None:
-    first, second = await setup_bus(hass, virtual_bus)
+    first, _second = await setup_bus(hass, virtual_bus)
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
