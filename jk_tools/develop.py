@@ -120,8 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"\nHome Assistant is up: {base_url}"
             f"  (log in as {DEV_USER} / {DEV_PASSWORD})"
-            "\nThree virtual balancers wait in Settings > Devices & services"
-            " (device password 1234). Ctrl-C stops.\n",
+            "\nThree virtual Bluetooth balancers (device password 1234) and two"
+            " on a virtual RS485 bus wait in Settings > Devices & services."
+            " Ctrl-C stops.\n",
             flush=True,
         )
         return process.wait()

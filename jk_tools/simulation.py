@@ -157,6 +157,9 @@ class Simulation:
         flow = self.hass.config_entries.flow
         result: Any = await flow.async_init(DOMAIN, context={"source": "user"})
         result = await flow.async_configure(
+            result["flow_id"], {"next_step_id": "bluetooth_device"}
+        )
+        result = await flow.async_configure(
             result["flow_id"], {CONF_ADDRESS: device.address}
         )
         result = await flow.async_configure(

@@ -298,6 +298,7 @@ async def test_user_journey(instance: Instance) -> None:
         assert instance.state("number.house_bank_power_off") == "2.5"
 
         await look_after_the_pack(page, instance)
+        await group_the_bus_balancers(page, instance)
         await show_the_cell_card(page, instance)
         await check_names_fit(page, instance)
         await browser.close()
@@ -347,6 +348,32 @@ async def look_after_the_pack(page: Page, instance: Instance) -> None:
     drifting = page.locator("hui-generic-entity-row").filter(has_text="Drifting cell")
     await expect(drifting.first).to_contain_text("7")
     await shot(page, "11_balancing_status_and_imbalance")
+
+
+async def group_the_bus_balancers(page: Page, instance: Instance) -> None:
+    """The two balancers on the RS485 bus become one pack, cells numbered through."""
+    await page.evaluate(
+        """async () => {
+          const hass = document.querySelector("home-assistant").hass;
+          const entries = await hass.callWS(
+            {type: "config_entries/get", domain: "jk_balancer"}
+          );
+          const members = ["JK balancer 1", "JK balancer 2"].map(
+            (title) => entries.find((entry) => entry.title === title).entry_id
+          );
+          const url = "config/config_entries/flow";
+          const flow = await hass.callApi(
+            "POST", url, {handler: "jk_balancer", show_advanced_options: false}
+          );
+          await hass.callApi(
+            "POST", `${url}/${flow.flow_id}`, {next_step_id: "pack"}
+          );
+          await hass.callApi(
+            "POST", `${url}/${flow.flow_id}`, {name: "Rack 32S", members}
+          );
+        }"""
+    )
+    await instance.wait_for_state(page, "sensor.rack_32s_cells", "32")
 
 
 async def show_the_cell_card(page: Page, instance: Instance) -> None:
@@ -403,6 +430,12 @@ async def show_the_cell_card(page: Page, instance: Instance) -> None:
         CARD,
     )
     await page.reload()
+    # The two RS485 balancers, cascaded, as one 32-cell pack.
+    pack = page.locator(CARD).filter(has_text="Rack 32S")
+    await expect(pack.locator(".cell")).to_have_count(32)
+    await expect(pack.locator(".cell").nth(16).locator(".number")).to_have_text("17")
+    await pack.scroll_into_view_if_needed()
+    await shot(page, "17_pack_card")
     house = page.locator(CARD).filter(has_text="House bank")
     await expect(house.locator(".cell")).to_have_count(16)
     await expect(house.locator(".cell.low .number")).to_have_text("7")

@@ -1,17 +1,31 @@
-"""Virtual Bluetooth proxy with virtual JK balancers (development only)."""
+"""Virtual JK balancers for the development instance (never shipped).
+
+Bluetooth ones behind a virtual proxy, and DZ-series ones on a virtual RS485
+bus: a pseudo-terminal reachable through the stable link ``jk-virtual-rs485``
+in the configuration folder, whose balancers are offered as discovered.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from pathlib import Path
+
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, discovery_flow
 from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
 
-from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+from jk_emulator import (
+    BUS_PROFILES,
+    PROFILES,
+    VirtualBalancer,
+    VirtualBus,
+    VirtualRadio,
+)
 from jk_emulator.ha_proxy import async_register_virtual_proxy
 
 DOMAIN = "jk_dev_proxy"
@@ -29,6 +43,14 @@ DEVICE_SCHEMA = vol.Schema(
         vol.Optional("high_resistance_cell"): cv.positive_int,
     }
 )
+BUS_UNIT_SCHEMA = vol.Schema(
+    {
+        vol.Required("address"): vol.All(int, vol.Range(min=1, max=15)),
+        vol.Optional("profile", default="jk-dz11"): vol.In(list(BUS_PROFILES)),
+        vol.Optional("cells"): cv.positive_int,
+        vol.Optional("spread"): vol.Coerce(float),
+    }
+)
 CONFIG_SCHEMA = vol.Schema(
     {
         DOMAIN: vol.Schema(
@@ -36,6 +58,7 @@ CONFIG_SCHEMA = vol.Schema(
                 vol.Optional("slots", default=3): cv.positive_int,
                 vol.Optional("speed", default=60.0): vol.Coerce(float),
                 vol.Required("devices"): [DEVICE_SCHEMA],
+                vol.Optional("rs485", default=[]): [BUS_UNIT_SCHEMA],
             }
         )
     },
@@ -65,10 +88,52 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             "Virtual %s %r at %s", device.profile.vendor_id, device.name, device.address
         )
     _, remove = async_register_virtual_proxy(hass, radio, "Virtual JK proxy")
+    bus = _start_bus(hass, conf)
 
     @callback
     def _stop(_event: Event) -> None:
         remove()
+        if bus is not None:
+            hass.async_create_task(_async_close(bus))
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop)
     return True
+
+
+async def _async_close(bus: VirtualBus) -> None:
+    await bus.stop()
+    bus.close()
+
+
+def _start_bus(hass: HomeAssistant, conf: dict[str, Any]) -> VirtualBus | None:
+    """Put the RS485 units on a virtual bus and offer each as discovered."""
+    if not conf["rs485"]:
+        return None
+    bus = VirtualBus()
+    for options in conf["rs485"]:
+        address = options["address"]
+        bus.add(
+            address,
+            VirtualBalancer(
+                BUS_PROFILES[options["profile"]],
+                address=f"00:00:00:00:00:{address:02X}",
+                name=f"JK balancer {address}",
+                cells=options.get("cells"),
+                speed=conf["speed"],
+                spread=options.get("spread"),
+            ),
+        )
+    bus.start()
+    # The pseudo-terminal's number changes with every start; the link does not.
+    link = Path(hass.config.path("jk-virtual-rs485"))
+    link.unlink(missing_ok=True)
+    link.symlink_to(bus.path)
+    for address in bus.units:
+        _LOGGER.info("Virtual RS485 balancer at address %s on %s", address, link)
+        discovery_flow.async_create_flow(
+            hass,
+            "jk_balancer",
+            context={"source": SOURCE_INTEGRATION_DISCOVERY},
+            data={"serial_port": str(link), "bus_address": address},
+        )
+    return bus
