@@ -16,7 +16,7 @@ from typing import Any, Final, NamedTuple
 
 from .const import Protocol
 from .errors import ImplausibleFrameError
-from .fields import FLOAT_DIGITS, Field
+from .field import FLOAT_DIGITS, Field
 from .frame import Frame
 from .layouts import CELL_INFO_LAYOUTS, ERROR_BITS
 from .model import CellInfo, DeviceFigures, summarize

@@ -19,7 +19,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .const import RESPONSE_HEADER, FrameType, Protocol
-from .fields import Field, Layout
+from .field import Field
+from .fields import Layout
 
 CELL_VOLTAGE_RANGE: Final = (0.0, 5.0)
 TEMPERATURE_RANGE: Final = (-40.0, 120.0)

@@ -21,7 +21,8 @@ from typing import Any, Final, NamedTuple
 from .cell_info import FigureScale, cell_decimals, check_figures, check_total_voltage
 from .const import Protocol
 from .errors import FrameError, ImplausibleFrameError
-from .fields import Field, Layout
+from .field import Field
+from .fields import Layout
 from .frame import checksum
 from .layouts import CELL_VOLTAGE_RANGE, TEMPERATURE_RANGE
 from .model import CellInfo, DeviceFigures, DeviceInfo, Settings, Snapshot, summarize
