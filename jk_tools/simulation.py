@@ -36,6 +36,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
+from custom_components.jk_balancer.ble_coordinator import BluetoothCoordinator
 from custom_components.jk_balancer.const import (
     CONF_CONNECTION_MODE,
     CONF_UPDATE_INTERVAL,
@@ -43,7 +44,6 @@ from custom_components.jk_balancer.const import (
     DOMAIN,
     ConnectionMode,
 )
-from custom_components.jk_balancer.coordinator import BluetoothCoordinator
 from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 

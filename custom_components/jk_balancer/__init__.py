@@ -15,6 +15,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
+from .ble_coordinator import BluetoothCoordinator
 from .bus import Rs485Coordinator, async_acquire_bus, async_release_bus
 from .card import async_register_card
 from .care import PackCare
@@ -29,11 +30,7 @@ from .const import (
     entry_transport,
     forced_protocol,
 )
-from .coordinator import (
-    BluetoothCoordinator,
-    JKBalancerConfigEntry,
-    JKBalancerCoordinator,
-)
+from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
 from .pack import PackConfigEntry, PackCoordinator
 from .protocol import JKBalancerClient, JKRs485Client
 from .repairs import async_delete_issues, async_update_issues

@@ -30,6 +30,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .ble_coordinator import BluetoothCoordinator
 from .bus_flow import Rs485Steps
 from .const import (
     CONF_BUS_ADDRESS,
@@ -45,7 +46,7 @@ from .const import (
     entry_transport,
     forced_protocol,
 )
-from .coordinator import BluetoothCoordinator, JKBalancerConfigEntry
+from .coordinator import JKBalancerConfigEntry
 from .options_flow import JKBalancerOptionsFlow
 from .protocol import (
     JKBalancerClient,

@@ -27,13 +27,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .ble_coordinator import BluetoothCoordinator
 from .cells import CELL_RESISTANCE, CELL_VOLTAGE, CellEntities, cell_figures, micro
 from .const import Transport, entry_transport
-from .coordinator import (
-    BluetoothCoordinator,
-    JKBalancerConfigEntry,
-    JKBalancerCoordinator,
-)
+from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
 from .entity import JKBalancerEntity
 from .pack import PackConfigEntry
 from .pack_sensor import async_setup_pack_sensors

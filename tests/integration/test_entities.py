@@ -26,7 +26,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.jk_balancer import coordinator as coordinator_module
+from custom_components.jk_balancer import ble_coordinator as coordinator_module
 from tests.integration.conftest import Proxy, next_update, setup_entry
 
 

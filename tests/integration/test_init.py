@@ -14,7 +14,7 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.jk_balancer import coordinator as coordinator_module
+from custom_components.jk_balancer import ble_coordinator as coordinator_module
 from custom_components.jk_balancer.slots import async_get_turns
 from tests.integration.conftest import Proxy, config_entry, next_update, setup_entry
 
@@ -133,7 +133,7 @@ async def test_stale_stream_reconnects(hass: HomeAssistant, proxy: Proxy) -> Non
     entry = await setup_entry(hass, device)
     coordinator = entry.runtime_data
     device.go_silent(120)
-    with patch("custom_components.jk_balancer.coordinator.STALE_AFTER", 0.0):
+    with patch("custom_components.jk_balancer.ble_coordinator.STALE_AFTER", 0.0):
         await next_update(hass)
     # No data: the link is dropped and the entities say so.
     assert not coordinator.last_update_success

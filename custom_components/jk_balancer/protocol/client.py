@@ -22,13 +22,13 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import BleakError
 import bleak_retry_connector
 
 from .analysis import Chemistry
 from .cell_info import CheckedCellInfo
 from .commands import encode_request
-from .const import CHARACTERISTIC_UUID, SERVICE_UUID, FrameType, Protocol, Request
+from .const import FrameType, Protocol, Request
 from .decode import FrameDecoder
 from .errors import (
     DeviceConnectionError,
@@ -38,6 +38,7 @@ from .errors import (
     UnsupportedDeviceError,
 )
 from .frame import AssemblerStats, FrameAssembler
+from .gatt import connection_failure, find_characteristics
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
 from .settings import Confirmation
 from .writes import held_value, is_confirmed, not_confirmed, validate_write
@@ -190,7 +191,7 @@ class JKBalancerClient:
             client = await self._establish()
             self._client = client
             try:
-                notify_char, self._write_char = _find_characteristics(client)
+                notify_char, self._write_char = find_characteristics(client)
                 await client.start_notify(notify_char, self._on_notification)
                 return await self._handshake()
             except BleakError as err:
@@ -224,7 +225,7 @@ class JKBalancerClient:
         except (BleakError, TimeoutError) as err:
             _LOGGER.debug("%s: cannot connect: %s", self.name, err)
             raise DeviceConnectionError(
-                _connection_failure(err), name=self.name
+                connection_failure(err), name=self.name
             ) from err
 
     async def _handshake(self) -> Snapshot:
@@ -408,42 +409,3 @@ class JKBalancerClient:
                     listener(snapshot)
                 except Exception:
                     _LOGGER.exception("%s: snapshot listener failed", self.name)
-
-
-def _connection_failure(err: Exception) -> str:
-    """Why a connection could not be made, in words a user can act on."""
-    if isinstance(err, bleak_retry_connector.BleakOutOfConnectionSlotsError):
-        return "no Bluetooth adapter or proxy with a free connection slot reaches it"
-    if isinstance(
-        err,
-        bleak_retry_connector.BleakNotFoundError | BleakDeviceNotFoundError,
-    ):
-        return "not found (switched off or out of range)"
-    if isinstance(err, TimeoutError):
-        return "no answer while connecting"
-    return f"the Bluetooth connection failed: {err}"
-
-
-def _find_characteristics(
-    client: BleakClient,
-) -> tuple[BleakGATTCharacteristic, BleakGATTCharacteristic]:
-    """Pick the notify and the write characteristic (some firmware has two FFE1)."""
-    service = client.services.get_service(SERVICE_UUID)
-    characteristics = [] if service is None else service.characteristics
-    notify = write = None
-    for characteristic in characteristics:
-        if characteristic.uuid != CHARACTERISTIC_UUID:
-            continue
-        properties = characteristic.properties
-        if notify is None and ("notify" in properties or "indicate" in properties):
-            notify = characteristic
-        if write is None and (
-            "write-without-response" in properties or "write" in properties
-        ):
-            write = characteristic
-    if notify is None or write is None:
-        raise UnsupportedDeviceError(
-            "no FFE0/FFE1 service to notify and write",
-            name=client.address,
-        )
-    return notify, write
