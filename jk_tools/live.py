@@ -67,35 +67,11 @@ def recorded(path: Path) -> RecordedBalancer:
         raise JKError(f"{path}: {err}") from err
 
 
+@dataclass
 class Session:
     """A balancer the commands talk to, whichever way it is reached."""
 
-    @property
-    def snapshot(self) -> Snapshot | None:
-        """The newest complete state."""
-        raise NotImplementedError
-
-    async def write_setting(
-        self,
-        key: str,
-        value: float | bool,
-        *,
-        chemistry: Chemistry | None,
-        fewer_cells_confirmed: bool,
-    ) -> Settings:
-        """Write a setting; the settings the balancer holds afterwards."""
-        raise NotImplementedError
-
-    def updates(self) -> AsyncIterator[Snapshot]:
-        """Every new state, until the balancer is lost."""
-        raise NotImplementedError
-
-
-@dataclass
-class BluetoothSession(Session):
-    """A balancer over Bluetooth: it streams its measurements."""
-
-    client: JKBalancerClient
+    client: JKBalancerClient | JKRs485Client
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -114,6 +90,17 @@ class BluetoothSession(Session):
         return await self.client.write_setting(
             key, value, chemistry=chemistry, fewer_cells_confirmed=fewer_cells_confirmed
         )
+
+    def updates(self) -> AsyncIterator[Snapshot]:
+        """Every new state, until the balancer is lost."""
+        raise NotImplementedError
+
+
+@dataclass
+class BluetoothSession(Session):
+    """A balancer over Bluetooth: it streams its measurements."""
+
+    client: JKBalancerClient
 
     async def updates(self) -> AsyncIterator[Snapshot]:
         """Every snapshot the stream brings, until the link drops."""
@@ -144,24 +131,6 @@ class BusSession(Session):
 
     client: JKRs485Client
     interval: float = BUS_POLL_INTERVAL
-
-    @property
-    def snapshot(self) -> Snapshot | None:
-        """The newest complete state."""
-        return self.client.snapshot
-
-    async def write_setting(
-        self,
-        key: str,
-        value: float | bool,
-        *,
-        chemistry: Chemistry | None,
-        fewer_cells_confirmed: bool,
-    ) -> Settings:
-        """Write a setting; the settings the balancer holds afterwards."""
-        return await self.client.write_setting(
-            key, value, chemistry=chemistry, fewer_cells_confirmed=fewer_cells_confirmed
-        )
 
     async def updates(self) -> AsyncIterator[Snapshot]:
         """A fresh reading every ``interval`` seconds."""
