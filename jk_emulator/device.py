@@ -22,10 +22,8 @@ import time
 from typing import Any, Final
 
 from custom_components.jk_balancer.protocol import (
-    CELL_INFO_LAYOUTS,
     COMMAND_HEADER,
     DEFAULT_PASSCODE,
-    DEVICE_INFO,
     SERVICE_UUID,
     SETTINGS_LAYOUTS,
     WIRE_RESISTANCE_LIMIT,
@@ -44,6 +42,7 @@ from custom_components.jk_balancer.protocol import (
     spec_for_register,
 )
 
+from .ble_frames import cell_info_frame, device_info_frame
 from .pack import NOISE, Cell, Pack
 from .profiles import Profile
 
@@ -154,7 +153,7 @@ class VirtualBalancer:
             noise=NOISE if noise else 0.0,
             load_amplitude=profile.load_amplitude,
         )
-        self._jitter = 0.2 if noise else 0.0
+        self.jitter = 0.2 if noise else 0.0
         jk04 = profile.protocol is Protocol.JK04
         bluetooth = profile.protocol.is_bluetooth
         self.settings = Settings(
@@ -349,19 +348,7 @@ class VirtualBalancer:
         return self._counter
 
     def _device_info_frame(self) -> bytes:
-        info = self.device_info()
-        values = {
-            "vendor_id": info.vendor_id,
-            "hardware_version": info.hardware_version,
-            "software_version": info.software_version,
-            "uptime": info.uptime,
-            "power_on_count": info.power_on_count,
-            "device_name": info.device_name,
-            "passcode": info.passcode,
-            "manufacturing_date": info.manufacturing_date,
-            "serial_number": info.serial_number,
-        }
-        return encode_frame(DEVICE_INFO, values, self._next_counter())
+        return device_info_frame(self.device_info(), self._next_counter())
 
     def _settings_frame(self) -> bytes:
         return encode_frame(
@@ -391,58 +378,8 @@ class VirtualBalancer:
         return self.last_measurement
 
     def _cell_info_frame(self) -> bytes:
-        count = self.settings.cell_count
-        wired = len(self.pack.cells)
-        measurement = self.measure()
-        voltages, resistances = measurement.cell_voltages, measurement.cell_resistances
-        present = [v for v in voltages if v > 0] or [0.0]
-        highest, lowest = max(present), min(present)
-        values: dict[str, Any] = {
-            "cell_voltages": voltages,
-            "cell_resistances": resistances,
-            "connected_cells_mask": (1 << len(voltages)) - 1,
-            "average_cell_voltage": sum(present) / len(present),
-            "delta_cell_voltage": highest - lowest,
-            "max_voltage_cell_index": voltages.index(highest) if voltages else 0,
-            "min_voltage_cell_index": voltages.index(lowest) if voltages else 0,
-            "balancing_action": 2 if self.pack.balancing else 0,
-            "balancing_current": self.pack.balance_current,
-            "total_runtime": int(self.runtime_base + self._real_elapsed()),
-        }
-        if self.protocol.is_jk02:
-            values |= self._bms_values(voltages, count, wired)
-        return encode_frame(
-            CELL_INFO_LAYOUTS[self.protocol], values, self._next_counter()
-        )
-
-    def _bms_values(
-        self, voltages: list[float], count: int, wired: int
-    ) -> dict[str, Any]:
-        charges = [cell.charge for cell in self.pack.cells]
-        remaining = min(charges)
-        warnings = sum(
-            1 << index
-            for index, cell in enumerate(self.pack.cells[:count])
-            if cell.wire_resistance > WIRE_RESISTANCE_LIMIT
-        )
-        errors = (1 << 10) if len(voltages) != wired else 0  # cell count mismatch
-        errors |= (1 << 8) if warnings else 0  # wire resistance
-        return {
-            "total_voltage": sum(voltages),
-            "current": round(self.pack.pack_current, 3),
-            "temperature_sensor_1": 24.0 + self.rng.uniform(-1, 1) * self._jitter,
-            "temperature_sensor_2": 24.5 + self.rng.uniform(-1, 1) * self._jitter,
-            "power_tube_temperature": 27.0 + abs(self.pack.pack_current) / 4,
-            "errors_mask": errors,
-            "wire_resistance_warning_mask": warnings,
-            "state_of_charge": round(100 * remaining / self.pack.capacity),
-            "remaining_capacity": round(remaining, 3),
-            "estimated_capacity": self.settings.battery_capacity,
-            "cycle_count": self.cycle_count,
-            "state_of_health": 100,
-            "charging": 1,
-            "discharging": 1,
-        }
+        runtime = int(self.runtime_base + self._real_elapsed())
+        return cell_info_frame(self, self.measure(), runtime, self._next_counter())
 
     def _send(self, link: Link, frame: bytes) -> None:
         if not link.open or self._silent():
