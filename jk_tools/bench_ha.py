@@ -220,7 +220,10 @@ async def _slots(
         sim.add_device("jk-b2a16s", f"Shed {number + 1}") for number in range(balancers)
     ]
     for device in devices:
-        await sim.add_entry(device, ConnectionMode.PER_UPDATE, interval)
+        entry = await sim.add_entry(device, ConnectionMode.PER_UPDATE, interval)
+        # Set up one at a time (each link kept open until its options are set),
+        # then all together below.
+        await sim.hass.config_entries.async_unload(entry.entry_id)
     updates: dict[str, list[float]] = {device.address: [] for device in devices}
     failures: dict[str, int] = dict.fromkeys(updates, 0)
 

@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from homeassistant import bootstrap, config_entries, loader
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
@@ -47,6 +47,8 @@ from custom_components.jk_balancer.const import (
 from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 
+# Real seconds after which a running executor job no longer holds the clock.
+LONG_EXECUTOR_JOB = 2.0
 PASSWORD = "1234"  # noqa: S105 - the virtual balancers' passcode
 
 
@@ -78,7 +80,8 @@ class SimulatedTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         self.fast_forward = False
         self._offset = 0.0
-        self._executor_jobs = 0
+        # Real start times of the executor jobs still running.
+        self._executor_jobs: dict[asyncio.Future[Any], float] = {}
 
     def time(self) -> float:
         """The simulated monotonic clock."""
@@ -90,20 +93,27 @@ class SimulatedTimeLoop(asyncio.SelectorEventLoop):
 
     @property
     def busy(self) -> bool:
-        """Return True while an executor job runs: its result is real time away."""
-        return self._executor_jobs > 0
+        """Return True while an executor job runs: its result is real time away.
+
+        A job that runs on (a watcher blocking in its thread) stops counting
+        after ``LONG_EXECUTOR_JOB`` real seconds, or the clock would never move.
+        """
+        now = time.monotonic()
+        return any(
+            now - start < LONG_EXECUTOR_JOB for start in self._executor_jobs.values()
+        )
 
     def run_in_executor[T](  # type: ignore[override]
         self, executor: Any, func: Callable[..., T], *args: Any
     ) -> asyncio.Future[T]:
         """Run ``func`` in a thread; the clock holds still until it returns."""
         future = super().run_in_executor(executor, func, *args)
-        self._executor_jobs += 1
+        self._executor_jobs[future] = time.monotonic()
         future.add_done_callback(self._executor_job_done)
         return future
 
-    def _executor_job_done(self, _future: asyncio.Future[Any]) -> None:
-        self._executor_jobs -= 1
+    def _executor_job_done(self, future: asyncio.Future[Any]) -> None:
+        self._executor_jobs.pop(future, None)
 
 
 @dataclass
@@ -168,7 +178,7 @@ class Simulation:
         if result["type"] is not FlowResultType.CREATE_ENTRY:
             raise RuntimeError(f"adding {device.name} failed: {result}")
         entry: ConfigEntry = result["result"]
-        await self.hass.async_block_till_done()
+        await self._loaded(entry)
         if (connection_mode, update_interval) != (
             ConnectionMode.PERSISTENT,
             DEFAULT_UPDATE_INTERVAL,
@@ -182,9 +192,19 @@ class Simulation:
                     CONF_CONNECTION_MODE: connection_mode,
                 },
             )
-            await self.hass.async_block_till_done()
+            await self._loaded(entry)
         self.entries[device.address] = entry
         return entry
+
+    async def _loaded(self, entry: ConfigEntry) -> None:
+        """Wait for ``entry`` to be set up.
+
+        Not async_block_till_done: with short intervals the balancers already
+        added always have an update under way.
+        """
+        await asyncio.sleep(0)
+        while entry.state is not ConfigEntryState.LOADED:
+            await asyncio.sleep(0.05)
 
     def coordinator(self, device: VirtualBalancer) -> BluetoothCoordinator:
         """The coordinator of ``device``'s config entry."""

@@ -22,6 +22,8 @@ from homeassistant.util.hass_dict import HassKey
 DATA_TURNS: HassKey[ConnectionTurns] = HassKey("jk_balancer_connection_turns")
 # Assumed time of one connect-read-disconnect until one was measured.
 DEFAULT_TURN_SECONDS = 1.5
+# How often a waiting balancer looks whether a slot came free.
+RECHECK_SECONDS = 1.0
 
 
 class ConnectionTurns:
@@ -42,7 +44,13 @@ class ConnectionTurns:
         self._waiting.append((address, future))
         self._admit()
         try:
-            await future
+            while not future.done():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(RECHECK_SECONDS):
+                        await asyncio.shield(future)
+                # A proxy reports a freed slot some time after the link is
+                # gone, when no turn ends to admit the next: look again.
+                self._admit()
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self._release(address)

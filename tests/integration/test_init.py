@@ -235,3 +235,27 @@ async def test_balancers_connecting_per_update_take_turns_at_the_slots(
         release.clear()
     await asyncio.gather(*tasks)
     assert order == ["a", "b", "c", "a", "b", "c"]
+
+
+async def test_a_slot_freed_late_by_the_proxy_still_admits_the_next(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy reports a freed slot after the link is gone: nobody waits forever."""
+    turns = async_get_turns(hass)
+    free = [0]
+    monkeypatch.setattr(turns, "capacity", lambda: free[0])
+    monkeypatch.setattr("custom_components.jk_balancer.slots.RECHECK_SECONDS", 0.01)
+    admitted = asyncio.Event()
+
+    async def update() -> None:
+        async with turns.turn("C8:47:80:00:00:01"):
+            admitted.set()
+
+    task = asyncio.create_task(update())
+    await asyncio.sleep(0.05)
+    assert not admitted.is_set()
+    # The proxy frees its slot; no turn ends to tell.
+    free[0] = 1
+    async with asyncio.timeout(1):
+        await admitted.wait()
+    await task
