@@ -30,7 +30,7 @@ from typing import Any
 from homeassistant import bootstrap, config_entries, loader
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
@@ -202,9 +202,19 @@ class Simulation:
         Not async_block_till_done: with short intervals the balancers already
         added always have an update under way.
         """
-        await asyncio.sleep(0)
-        while entry.state is not ConfigEntryState.LOADED:
-            await asyncio.sleep(0.05)
+        loaded = asyncio.Event()
+
+        @callback
+        def check() -> None:
+            if entry.state is ConfigEntryState.LOADED:
+                loaded.set()
+
+        remove = entry.async_on_state_change(check)
+        check()
+        try:
+            await loaded.wait()
+        finally:
+            remove()
 
     def coordinator(self, device: VirtualBalancer) -> BluetoothCoordinator:
         """The coordinator of ``device``'s config entry."""
