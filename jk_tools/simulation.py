@@ -47,8 +47,6 @@ from custom_components.jk_balancer.const import (
 from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 
-# Real seconds after which a running executor job no longer holds the clock.
-LONG_EXECUTOR_JOB = 2.0
 PASSWORD = "1234"  # noqa: S105 - the virtual balancers' passcode
 
 
@@ -80,8 +78,7 @@ class SimulatedTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         self.fast_forward = False
         self._offset = 0.0
-        # Real start times of the executor jobs still running.
-        self._executor_jobs: dict[asyncio.Future[Any], float] = {}
+        self._executor_jobs = 0
 
     def time(self) -> float:
         """The simulated monotonic clock."""
@@ -93,27 +90,20 @@ class SimulatedTimeLoop(asyncio.SelectorEventLoop):
 
     @property
     def busy(self) -> bool:
-        """Return True while an executor job runs: its result is real time away.
-
-        A job that runs on (a watcher blocking in its thread) stops counting
-        after ``LONG_EXECUTOR_JOB`` real seconds, or the clock would never move.
-        """
-        now = time.monotonic()
-        return any(
-            now - start < LONG_EXECUTOR_JOB for start in self._executor_jobs.values()
-        )
+        """Return True while an executor job runs: its result is real time away."""
+        return self._executor_jobs > 0
 
     def run_in_executor[T](  # type: ignore[override]
         self, executor: Any, func: Callable[..., T], *args: Any
     ) -> asyncio.Future[T]:
         """Run ``func`` in a thread; the clock holds still until it returns."""
         future = super().run_in_executor(executor, func, *args)
-        self._executor_jobs[future] = time.monotonic()
+        self._executor_jobs += 1
         future.add_done_callback(self._executor_job_done)
         return future
 
-    def _executor_job_done(self, future: asyncio.Future[Any]) -> None:
-        self._executor_jobs.pop(future, None)
+    def _executor_job_done(self, _future: asyncio.Future[Any]) -> None:
+        self._executor_jobs -= 1
 
 
 @dataclass

@@ -114,7 +114,7 @@ class BluetoothCoordinator(JKBalancerCoordinator):
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
-                translation_placeholders={"name": self.name, "error": err.reason},
+                translation_placeholders=self.error_placeholders(err),
             ) from err
         if not self.client.verify_password(self.config_entry.data[CONF_PASSWORD]):
             await self.client.disconnect()

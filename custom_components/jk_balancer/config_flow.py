@@ -260,10 +260,12 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
             port = user_input[CONF_SERIAL_PORT]
             if await self._async_answers(port, address, errors, placeholders):
                 await self.async_set_unique_id(bus_unique_id(port, address))
-                self._abort_if_unique_id_mismatch_or_configured(entry)
+                # Another entry already is the balancer at that port and address.
+                if self.unique_id != entry.unique_id:
+                    self._abort_if_unique_id_configured()
                 return self.async_update_reload_and_abort(
                     entry,
-                    unique_id=bus_unique_id(port, address),
+                    unique_id=self.unique_id,
                     data_updates={CONF_SERIAL_PORT: port},
                 )
         return self.async_show_form(
@@ -278,11 +280,6 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
             errors=errors,
             description_placeholders=placeholders,
         )
-
-    def _abort_if_unique_id_mismatch_or_configured(self, entry: ConfigEntry) -> None:
-        """Another entry already is the balancer at that port and address."""
-        if self.unique_id != entry.unique_id:
-            self._abort_if_unique_id_configured()
 
     async def async_step_pack(
         self, user_input: dict[str, Any] | None = None

@@ -51,10 +51,11 @@ def cascade(units: Sequence[CellInfo]) -> CascadedPack:
         raise ValueError("a balancer of the pack measures no cell")
     cells = tuple(voltage for unit in units for voltage in unit.cell_voltages)
     totals = [unit.total_voltage for unit in units]
+    total = None if None in totals else sum(t or 0.0 for t in totals)
     return CascadedPack(
         cells,
         tuple(len(unit.cell_voltages) for unit in units),
-        None if None in totals else round(sum(t for t in totals if t), _DECIMALS),
+        None if total is None else round(total, _DECIMALS),
         *summarize(cells, _DECIMALS),
         balancing_units=sum(unit.balancing for unit in units),
     )
