@@ -18,7 +18,7 @@ from homeassistant.components import bluetooth
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 
-from .device import VirtualBalancer
+from .ble import BluetoothBalancer
 from .radio import VirtualRadio
 
 ADVERTISING_INTERVAL = timedelta(seconds=5)
@@ -48,7 +48,7 @@ class VirtualProxyScanner(BaseHaRemoteScanner):
         )
 
     @callback
-    def advertise(self, device: VirtualBalancer) -> None:
+    def advertise(self, device: BluetoothBalancer) -> None:
         """Pass one advertisement of ``device`` to Home Assistant."""
         if not device.available:
             return

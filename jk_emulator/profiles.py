@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from custom_components.jk_balancer.protocol import Protocol
+from custom_components.jk_balancer.protocol import SETTING_SPECS, Chemistry, Protocol
+
+_DEFAULT = {key: spec.default for key, spec in SETTING_SPECS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +27,15 @@ class Profile:
     software_version: str
     cells: int
     description: str
-    chemistry: str = "LFP"
-    capacity: float = 100.0  # Ah per cell
+    chemistry: Chemistry = Chemistry.LFP
+    capacity: float = _DEFAULT["battery_capacity"]  # Ah per cell
     state_of_charge: float = 0.93
     # Initial state-of-charge spread between cells (gives the balancer work).
     spread: float = 0.04
-    balance_current: float = 2.0
-    trigger_voltage: float = 0.005
-    start_voltage: float = 3.0
-    power_off_voltage: float = 2.5
+    balance_current: float = _DEFAULT["max_balance_current"]
+    trigger_voltage: float = _DEFAULT["balance_trigger_voltage"]
+    start_voltage: float = _DEFAULT["balance_start_voltage"]
+    power_off_voltage: float = _DEFAULT["power_off_voltage"]
     # Pack current amplitude in A (a BMS reports it; a sine over a day).
     load_amplitude: float = 0.0
     # Some firmware appends a 20-byte record (320-byte frames).

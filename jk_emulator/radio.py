@@ -25,7 +25,7 @@ from custom_components.jk_balancer.protocol import (
     Protocol,
 )
 
-from .device import Link, LinkRefused, VirtualBalancer
+from .ble import BluetoothBalancer, Link, LinkRefused
 
 # ATT MTU of the JK BLE modules: 20 bytes of payload per write or notification.
 MTU = 23
@@ -38,14 +38,16 @@ class VirtualRadio:
         """Create an empty radio with ``slots`` simultaneous connections."""
         self.slots = slots
         self.source = source
-        self.devices: dict[str, VirtualBalancer] = {}
+        self.devices: dict[str, BluetoothBalancer] = {}
         self.connections: set[VirtualBleakClient] = set()
         self.connection_attempts = 0
+        # How long making a connection takes (a real radio needs a second or so).
+        self.connect_delay = 0.0
         self.client_class: type[VirtualBleakClient] = type(
             "VirtualBleakClient", (VirtualBleakClient,), {"radio": self}
         )
 
-    def add(self, device: VirtualBalancer) -> VirtualBalancer:
+    def add(self, device: BluetoothBalancer) -> BluetoothBalancer:
         """Host ``device`` on this radio; a device without Bluetooth cannot be."""
         if not device.protocol.is_bluetooth:
             raise ValueError(f"{device.name} has no Bluetooth ({device.protocol})")
@@ -96,7 +98,7 @@ class VirtualBleakClient(BaseBleakClient):
         """Create a client for ``address_or_ble_device`` (bleak's signature)."""
         kwargs.setdefault("timeout", 10.0)
         super().__init__(address_or_ble_device, **kwargs)
-        self._device: VirtualBalancer | None = None
+        self._device: BluetoothBalancer | None = None
         self._link: Link | None = None
         self._callback: NotifyCallback | None = None
 
@@ -119,7 +121,7 @@ class VirtualBleakClient(BaseBleakClient):
         """Connect as a BLE central would; fails when the device is unreachable."""
         radio = self.radio
         radio.connection_attempts += 1
-        await asyncio.sleep(0)
+        await asyncio.sleep(radio.connect_delay)
         device = radio.devices.get(self.address.upper())
         if device is None or not device.available:
             raise BleakDeviceNotFoundError(

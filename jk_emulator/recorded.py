@@ -24,11 +24,11 @@ from custom_components.jk_balancer.protocol import (
     Settings,
 )
 
-from .device import VirtualBalancer
+from .ble import BluetoothBalancer
 from .profiles import Profile
 
 
-class RecordedBalancer(VirtualBalancer):
+class RecordedBalancer(BluetoothBalancer):
     """Replays a real device's device info, settings and cell-info frames."""
 
     def __init__(

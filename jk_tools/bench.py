@@ -7,8 +7,9 @@
               real devices' pace, next to the official app in the btsnoop logs;
 ``cost``      Home Assistant with 10 virtual 24-cell balancers for a simulated
               hour: CPU seconds and state changes;
-``slots``     balancers sharing one proxy's connection slots, connecting per update
-              (``--balancers``, ``--slots``, ``--interval``, ``--minutes``);
+``slots``     balancers sharing proxies' connection slots, connecting per update
+              (``--balancers``, ``--proxies``, ``--slots``, ``--interval``,
+              ``--minutes``);
 ``bus``       a poll cycle of 1 to 15 balancers on one RS485 bus: time and CPU.
 """
 
@@ -77,7 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--balancers", type=int, default=6, help="balancers for 'slots'"
     )
     parser.add_argument(
-        "--slots", type=int, default=3, help="proxy connection slots for 'slots'"
+        "--proxies",
+        type=int,
+        default=1,
+        help="proxies for 'slots' (the balancers spread over them)",
+    )
+    parser.add_argument(
+        "--slots", type=int, default=3, help="connection slots per proxy for 'slots'"
     )
     parser.add_argument(
         "--interval",
@@ -106,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif section == "bus":
             bench_bus()
         else:
-            bench_slots(args.minutes, args.balancers, args.slots, args.interval)
+            bench_slots(
+                args.minutes, args.balancers, args.slots, args.interval, args.proxies
+            )
     return 0
 
 

@@ -12,7 +12,7 @@ import asyncio
 import statistics
 import time
 
-from custom_components.jk_balancer.protocol import JKRs485Client, Rs485Bus
+from custom_components.jk_balancer.protocol import Rs485Client, Rs485Port
 from jk_emulator import BUS_PROFILES, VirtualBalancer, VirtualBus
 
 CYCLES = 20
@@ -30,8 +30,8 @@ async def _poll(units: int) -> tuple[list[float], float, float]:
         for address in range(1, units + 1)
     }
     async with VirtualBus(balancers, wire_time=True) as line:
-        bus = Rs485Bus(line.path)
-        clients = [JKRs485Client(bus, address) for address in balancers]
+        bus = Rs485Port(line.path)
+        clients = [Rs485Client(bus, address) for address in balancers]
         await clients[0].read()  # opens the port
         cycles = []
         cpu = time.process_time()

@@ -17,14 +17,14 @@ from custom_components.jk_balancer.const import (
     ConnectionMode,
 )
 from custom_components.jk_balancer.protocol import (
+    BluetoothClient,
     FrameAssembler,
     FrameType,
-    JKBalancerClient,
     Request,
     encode_request,
 )
-from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
-from jk_emulator.device import DEVICE_INFO_DELAY, STREAM_START_DELAY
+from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
+from jk_emulator.ble import DEVICE_INFO_DELAY, STREAM_START_DELAY
 
 from .captures import (
     ATT_NOTIFICATION,
@@ -36,7 +36,7 @@ from .simulation import Simulation, run_simulation
 # -- connected to first snapshot ---------------------------------------------------
 
 
-class _TimedBalancer(VirtualBalancer):
+class _TimedBalancer(BluetoothBalancer):
     """Remembers when a client's link came up."""
 
     linked_at = 0.0
@@ -53,13 +53,13 @@ async def _first_snapshots(profile: str, connects: int) -> list[float]:
     radio = VirtualRadio(slots=1)
     device = _TimedBalancer(PROFILES[profile], address="C8:47:80:00:00:01")
     radio.add(device)
-    client = JKBalancerClient(
+    client = BluetoothClient(
         radio.ble_device(device.address), backend=radio.client_class
     )
     loop = asyncio.get_running_loop()
     durations = []
     for _ in range(connects):
-        await client.connect()
+        await client.read()
         durations.append(loop.time() - device.linked_at)
         await client.disconnect()
     return durations
@@ -123,7 +123,7 @@ def _cpu() -> float:
     return time.process_time()
 
 
-def _null_link(device: VirtualBalancer) -> None:
+def _null_link(device: BluetoothBalancer) -> None:
     """Start ``device`` streaming into nothing: the emulator's own cost."""
     link = device.connect(lambda _data: None, lambda: None)
     device.receive(link, encode_request(Request.DEVICE_INFO))
@@ -138,7 +138,7 @@ async def _cost(sim: Simulation, hours: float, balancers: int) -> None:
     idle = _cpu() - start
     # The same devices streaming into nothing: what the emulator costs.
     alone = [
-        VirtualBalancer(
+        BluetoothBalancer(
             PROFILES[profiles[number % 2]],
             address=f"C8:47:80:0F:00:{number:02X}",
             seed=number,
@@ -171,13 +171,13 @@ async def _cost(sim: Simulation, hours: float, balancers: int) -> None:
             changes += 1
 
     await sim.run_for(120)  # settle: first updates, first stream frames
-    frames_before = sum(sim.coordinator(d).client.stats.frames for d in devices)
+    frames_before = sum(sim.link(d).client.stats.frames for d in devices)
     unsubscribe = sim.hass.bus.async_listen(EVENT_STATE_CHANGED, count)
     start = _cpu()
     await sim.run_for(seconds)
     total = _cpu() - start
     unsubscribe()
-    frames = sum(sim.coordinator(d).client.stats.frames for d in devices)
+    frames = sum(sim.link(d).client.stats.frames for d in devices)
     frames -= frames_before
     integration = total - idle - emulator
     print(f"   CPU, all of it:                    {total:7.2f} s")
@@ -212,6 +212,9 @@ def bench_cost(hours: float, balancers: int = 10) -> None:
 
 # -- connection slots --------------------------------------------------------------
 
+# Up to this many balancers, each one's figures are printed.
+_LISTED = 12
+
 
 async def _slots(
     sim: Simulation, minutes: float, balancers: int, interval: int
@@ -228,7 +231,7 @@ async def _slots(
     failures: dict[str, int] = dict.fromkeys(updates, 0)
 
     @callback
-    def listen(device: VirtualBalancer) -> None:
+    def listen(device: BluetoothBalancer) -> None:
         coordinator = sim.coordinator(device)
 
         @callback
@@ -256,36 +259,53 @@ async def _slots(
         if sim.coordinator(device).last_update_success:
             updates[device.address].append(sim.now)
     await sim.run_for(60 * minutes)
-    worst = 0.0
+    longest: dict[str, float] = {}
     for device in devices:
         times = [start, *updates[device.address], sim.now]
-        intervals = [b - a for a, b in itertools.pairwise(times)]
-        worst = max(worst, *intervals)
+        longest[device.address] = max(b - a for a, b in itertools.pairwise(times))
+        if len(devices) <= _LISTED:
+            print(
+                f"   {device.name}: {len(updates[device.address])} updates, "
+                f"{failures[device.address]} failed, "
+                f"longest interval {longest[device.address]:.1f} s"
+            )
+    if len(devices) > _LISTED:
+        counts = [len(times) for times in updates.values()]
         print(
-            f"   {device.name}: {len(updates[device.address])} updates, "
-            f"{failures[device.address]} failed, "
-            f"longest interval {max(intervals):.1f} s"
+            f"   updates per balancer: {min(counts)} to {max(counts)}, "
+            f"{sum(failures.values())} failed in all"
         )
+    worst = max(longest.values())
     stale = [d.name for d in devices if not updates[d.address]]
-    estimate = sim.coordinator(devices[0]).turns.sustainable_interval(
-        devices[0].address
-    )
+    estimate = sim.link(devices[0]).turns.sustainable_interval(devices[0].address)
     print(
         f"   {'every balancer updated' if not stale else 'NOT every balancer updated'}"
         f"; worst interval: {worst:.0f} s (update interval {interval} s; the "
         f"options dialog estimates {estimate} s), "
-        f"{sim.radio.connection_attempts} connections made"
+        f"{sim.connection_attempts} connections made"
     )
     if stale:
         print(f"   never updated: {', '.join(stale)}")
 
 
 def bench_slots(
-    minutes: float = 30, balancers: int = 6, slots: int = 3, interval: int = 30
+    minutes: float = 30,
+    balancers: int = 6,
+    slots: int = 3,
+    interval: int = 30,
+    proxies: int = 1,
 ) -> None:
-    """Balancers sharing one proxy's connection slots, connecting per update."""
+    """Balancers sharing proxies' connection slots, connecting per update.
+
+    The balancers are spread over the proxies, each in range of one.
+    """
     print(
-        f"== Connection slots: {balancers} balancers, one proxy with {slots} slots, "
-        f"connect per update every {interval} s, {minutes:g} simulated minutes"
+        f"== Connection slots: {balancers} balancers, {proxies} prox"
+        f"{'y' if proxies == 1 else 'ies'} with {slots} slots each, connect per "
+        f"update every {interval} s, {minutes:g} simulated minutes"
     )
-    run_simulation(lambda sim: _slots(sim, minutes, balancers, interval), slots=slots)
+    run_simulation(
+        lambda sim: _slots(sim, minutes, balancers, interval),
+        slots=slots,
+        proxies=proxies,
+    )

@@ -23,14 +23,14 @@ from bleak.exc import BleakError
 
 from custom_components.jk_balancer.protocol import (
     SETTING_SPECS,
+    BalancerClient,
+    BluetoothClient,
     Chemistry,
     DeviceConnectionError,
-    JKBalancerClient,
     JKError,
-    JKRs485Client,
-    Rs485Bus,
+    Rs485Client,
+    Rs485Port,
     SettingError,
-    Settings,
     Snapshot,
     ValueKind,
     WriteNotConfirmedError,
@@ -41,6 +41,7 @@ from custom_components.jk_balancer.protocol import (
 from jk_emulator import (
     BUS_PROFILES,
     PROFILES,
+    BluetoothBalancer,
     RecordedBalancer,
     VirtualBalancer,
     VirtualBus,
@@ -71,25 +72,7 @@ def recorded(path: Path) -> RecordedBalancer:
 class Session:
     """A balancer the commands talk to, whichever way it is reached."""
 
-    client: JKBalancerClient | JKRs485Client
-
-    @property
-    def snapshot(self) -> Snapshot | None:
-        """The newest complete state."""
-        return self.client.snapshot
-
-    async def write_setting(
-        self,
-        key: str,
-        value: float | bool,
-        *,
-        chemistry: Chemistry | None,
-        fewer_cells_confirmed: bool,
-    ) -> Settings:
-        """Write a setting; the settings the balancer holds afterwards."""
-        return await self.client.write_setting(
-            key, value, chemistry=chemistry, fewer_cells_confirmed=fewer_cells_confirmed
-        )
+    client: BalancerClient
 
     def updates(self) -> AsyncIterator[Snapshot]:
         """Every new state, until the balancer is lost."""
@@ -100,7 +83,7 @@ class Session:
 class BluetoothSession(Session):
     """A balancer over Bluetooth: it streams its measurements."""
 
-    client: JKBalancerClient
+    client: BluetoothClient
 
     async def updates(self) -> AsyncIterator[Snapshot]:
         """Every snapshot the stream brings, until the link drops."""
@@ -129,7 +112,7 @@ class BluetoothSession(Session):
 class BusSession(Session):
     """A balancer on an RS485 bus: it is read at an interval."""
 
-    client: JKRs485Client
+    client: Rs485Client
     interval: float = BUS_POLL_INTERVAL
 
     async def updates(self) -> AsyncIterator[Snapshot]:
@@ -149,7 +132,7 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Session]:
     if args.emulator or args.recording:
         radio = VirtualRadio()
         device = radio.add(
-            VirtualBalancer(
+            BluetoothBalancer(
                 PROFILES[args.emulator],
                 address=EMULATOR_ADDRESS,
                 speed=args.speed,
@@ -158,7 +141,7 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Session]:
             if args.emulator
             else recorded(args.recording)
         )
-        client = JKBalancerClient(
+        client = BluetoothClient(
             radio.ble_device(device.address),
             protocol=args.forced_protocol,
             backend=radio.client_class,
@@ -172,14 +155,14 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Session]:
             raise DeviceConnectionError(f"Bluetooth is not available: {err}") from err
         if ble_device is None:
             raise DeviceConnectionError(f"{args.address} was not found")
-        client = JKBalancerClient(ble_device, protocol=args.forced_protocol)
-    await client.connect()
+        client = BluetoothClient(ble_device, protocol=args.forced_protocol)
     try:
+        await client.read()
         if not client.verify_password(args.password):
             raise WrongPasswordError("wrong password")
         yield BluetoothSession(client)
     finally:
-        await client.disconnect()
+        await client.close()
 
 
 @contextlib.asynccontextmanager
@@ -198,9 +181,9 @@ async def _on_bus(args: argparse.Namespace) -> AsyncIterator[Session]:
                 VirtualBus({args.bus_address: unit})
             )
             port = virtual.path
-        bus = Rs485Bus(port)
-        stack.push_async_callback(bus.close)
-        client = JKRs485Client(bus, args.bus_address)
+        line = Rs485Port(port)
+        stack.push_async_callback(line.close)
+        client = Rs485Client(line, args.bus_address)
         await client.read()
         yield BusSession(client)
 
@@ -225,7 +208,7 @@ async def read(args: argparse.Namespace) -> int:
     """The ``read`` command."""
 
     async def action(session: Session) -> int:
-        snapshot = session.snapshot
+        snapshot = session.client.snapshot
         assert snapshot is not None
         if args.json:
             print(json.dumps(_snapshot_record(snapshot)))
@@ -340,13 +323,13 @@ async def set_setting(args: argparse.Namespace) -> int:
         return EXIT_VALUE
 
     async def action(session: Session) -> int:
-        settings = await session.write_setting(
+        settings = await session.client.write_setting(
             spec.key,
             value,
             chemistry=Chemistry(args.chemistry) if args.chemistry else None,
             fewer_cells_confirmed=args.fewer_cells,
         )
-        snapshot = session.snapshot
+        snapshot = session.client.snapshot
         assert snapshot is not None
         held = held_value(spec, settings, snapshot.cell_info)
         shown: Any = spec.coerce(held) if held is not None else None

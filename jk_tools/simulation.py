@@ -36,7 +36,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
-from custom_components.jk_balancer.ble_coordinator import BluetoothCoordinator
+from custom_components.jk_balancer.bluetooth import BluetoothLink
 from custom_components.jk_balancer.const import (
     CONF_CONNECTION_MODE,
     CONF_UPDATE_INTERVAL,
@@ -44,7 +44,8 @@ from custom_components.jk_balancer.const import (
     DOMAIN,
     ConnectionMode,
 )
-from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
+from custom_components.jk_balancer.coordinator import BalancerCoordinator
+from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 
 PASSWORD = "1234"  # noqa: S105 - the virtual balancers' passcode
@@ -108,14 +109,27 @@ class SimulatedTimeLoop(asyncio.SelectorEventLoop):
 
 @dataclass
 class Simulation:
-    """Home Assistant, the virtual radio its proxy reaches, and the devices."""
+    """Home Assistant, the virtual radios its proxies reach, and the devices.
+
+    Devices are spread over the proxies in turn, each in range of one.
+    """
 
     hass: HomeAssistant
     loop: SimulatedTimeLoop
-    radio: VirtualRadio
-    scanner: VirtualProxyScanner
-    devices: list[VirtualBalancer] = field(default_factory=list)
+    radios: list[VirtualRadio]
+    scanners: list[VirtualProxyScanner]
+    devices: list[BluetoothBalancer] = field(default_factory=list)
     entries: dict[str, ConfigEntry] = field(default_factory=dict)
+
+    @property
+    def connections(self) -> int:
+        """Links open now, through every proxy."""
+        return sum(len(radio.connections) for radio in self.radios)
+
+    @property
+    def connection_attempts(self) -> int:
+        """Connections asked for so far, through every proxy."""
+        return sum(radio.connection_attempts for radio in self.radios)
 
     @property
     def now(self) -> float:
@@ -130,10 +144,11 @@ class Simulation:
         finally:
             self.loop.fast_forward = False
 
-    def add_device(self, profile: str, name: str, **options: Any) -> VirtualBalancer:
-        """Put a virtual balancer in range of the proxy."""
+    def add_device(self, profile: str, name: str, **options: Any) -> BluetoothBalancer:
+        """Put a virtual balancer in range of the next proxy."""
         number = len(self.devices) + 1
-        device = VirtualBalancer(
+        proxy = (number - 1) % len(self.radios)
+        device = BluetoothBalancer(
             PROFILES[profile],
             address=f"C8:47:80:5A:00:{number:02X}",
             name=name,
@@ -142,14 +157,14 @@ class Simulation:
             clock=self.loop.time,
             **options,
         )
-        self.radio.add(device)
+        self.radios[proxy].add(device)
         self.devices.append(device)
-        self.scanner.advertise(device)
+        self.scanners[proxy].advertise(device)
         return device
 
     async def add_entry(
         self,
-        device: VirtualBalancer,
+        device: BluetoothBalancer,
         connection_mode: ConnectionMode = ConnectionMode.PERSISTENT,
         update_interval: int = DEFAULT_UPDATE_INTERVAL,
     ) -> ConfigEntry:
@@ -206,12 +221,18 @@ class Simulation:
         finally:
             remove()
 
-    def coordinator(self, device: VirtualBalancer) -> BluetoothCoordinator:
+    def coordinator(self, device: BluetoothBalancer) -> BalancerCoordinator:
         """The coordinator of ``device``'s config entry."""
-        coordinator: BluetoothCoordinator = self.entries[device.address].runtime_data
+        coordinator: BalancerCoordinator = self.entries[device.address].runtime_data
         return coordinator
 
-    def entity_ids(self, device: VirtualBalancer) -> list[str]:
+    def link(self, device: BluetoothBalancer) -> BluetoothLink:
+        """The Bluetooth link of ``device``'s coordinator."""
+        link = self.coordinator(device).link
+        assert isinstance(link, BluetoothLink)
+        return link
+
+    def entity_ids(self, device: BluetoothBalancer) -> list[str]:
         """Entity ids of ``device``'s entities that are enabled."""
         registry = er.async_get(self.hass)
         return [
@@ -227,14 +248,18 @@ def run_simulation[T](
     main: Callable[[Simulation], Coroutine[Any, Any, T]],
     *,
     slots: int = 3,
+    proxies: int = 1,
 ) -> T:
-    """Run ``main`` against a fresh Home Assistant on a simulated-time loop."""
+    """Run ``main`` against a fresh Home Assistant on a simulated-time loop.
+
+    ``proxies`` virtual proxies of ``slots`` connection slots each.
+    """
     loop = SimulatedTimeLoop()
     executor = ThreadPoolExecutor(thread_name_prefix="SimWorker")
     loop.set_default_executor(executor)
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_simulate(loop, main, slots))
+        return loop.run_until_complete(_simulate(loop, main, slots, proxies))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
@@ -246,17 +271,24 @@ async def _simulate[T](
     loop: SimulatedTimeLoop,
     main: Callable[[Simulation], Awaitable[T]],
     slots: int,
+    proxies: int,
 ) -> T:
     with tempfile.TemporaryDirectory(prefix="jk-simulation-") as config_dir:
         hass = await _start_home_assistant(config_dir)
-        radio = VirtualRadio(slots=slots, source="0A:00:00:00:5A:01")
-        scanner, remove_proxy = async_register_virtual_proxy(
-            hass, radio, "Simulated JK proxy"
-        )
+        radios = [
+            VirtualRadio(slots=slots, source=f"0A:00:00:00:5A:{number:02X}")
+            for number in range(1, proxies + 1)
+        ]
+        registered = [
+            async_register_virtual_proxy(hass, radio, f"Simulated JK proxy {number}")
+            for number, radio in enumerate(radios, 1)
+        ]
+        scanners = [scanner for scanner, _ in registered]
         try:
-            return await main(Simulation(hass, loop, radio, scanner))
+            return await main(Simulation(hass, loop, radios, scanners))
         finally:
-            remove_proxy()
+            for _, remove_proxy in registered:
+                remove_proxy()
             with contextlib.suppress(Exception):
                 await hass.async_stop()
 

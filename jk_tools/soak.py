@@ -27,7 +27,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 
 from custom_components.jk_balancer.const import DEFAULT_UPDATE_INTERVAL, DOMAIN
-from jk_emulator import VirtualBalancer
+from jk_emulator import BluetoothBalancer
 
 from .simulation import Simulation, quiet_logging, run_simulation
 from .soak_records import (
@@ -103,7 +103,7 @@ class Soak:
 
     # -- watching ----------------------------------------------------------------
 
-    def _watch(self, device: VirtualBalancer) -> None:
+    def _watch(self, device: BluetoothBalancer) -> None:
         sim = self.sim
         watch = self.watches[device.address] = DeviceWatch(set(sim.entity_ids(device)))
         coordinator = sim.coordinator(device)
@@ -130,14 +130,14 @@ class Soak:
             sim.hass.bus.async_listen(EVENT_STATE_CHANGED, state_changed)
         )
 
-    def _begin(self, name: str, device: VirtualBalancer | None) -> Fault:
+    def _begin(self, name: str, device: BluetoothBalancer | None) -> Fault:
         fault = Fault(name, device, self.sim.now)
         self.faults.append(fault)
         for watch in self._watches(device):
             watch.unavailable_total = 0.0
         return fault
 
-    def _watches(self, device: VirtualBalancer | None) -> list[DeviceWatch]:
+    def _watches(self, device: BluetoothBalancer | None) -> list[DeviceWatch]:
         if device is None:
             return list(self.watches.values())
         return [self.watches[device.address]]
@@ -173,10 +173,10 @@ class Soak:
 
     # -- faults ------------------------------------------------------------------
 
-    async def _drop_mid_frame(self, device: VirtualBalancer) -> None:
+    async def _drop_mid_frame(self, device: BluetoothBalancer) -> None:
         fault = self._begin("link dropped mid-frame", device)
         dropped: list[float] = []
-        client = self.sim.coordinator(device).client
+        client = self.sim.link(device).client
         remove = client.add_disconnect_listener(lambda: dropped.append(self.sim.now))
         device.drop_link(mid_frame=True)
         while not dropped:
@@ -185,10 +185,10 @@ class Soak:
         await self._settle(fault, cleared=dropped[0])
 
     async def _corrupt(
-        self, devices: list[VirtualBalancer], rate: float, seconds: float
+        self, devices: list[BluetoothBalancer], rate: float, seconds: float
     ) -> None:
         fault = self._begin(f"{rate:.0%} of frames corrupted for {seconds:g} s", None)
-        clients = [self.sim.coordinator(device).client for device in devices]
+        clients = [self.sim.link(device).client for device in devices]
         bad_before = sum(client.stats.bad_checksum for client in clients)
         frames_before = sum(client.stats.frames for client in clients)
         for device in devices:
@@ -201,19 +201,21 @@ class Soak:
         fault.notes.append(f"{bad} bad frames dropped, {good} good ones used")
         await self._settle(fault)
 
-    async def _silence(self, device: VirtualBalancer, seconds: float) -> None:
+    async def _silence(self, device: BluetoothBalancer, seconds: float) -> None:
         fault = self._begin(f"silent for {seconds:g} s", device)
         device.go_silent(seconds)
         await self.sim.run_for(seconds)
         await self._settle(fault)
 
-    async def _reboot(self, device: VirtualBalancer, downtime: float) -> None:
+    async def _reboot(self, device: BluetoothBalancer, downtime: float) -> None:
         fault = self._begin(f"reboot ({downtime:g} s down)", device)
         device.reboot(downtime)
         await self.sim.run_for(downtime)
         await self._settle(fault)
 
-    async def _write_while_gone(self, device: VirtualBalancer, seconds: float) -> None:
+    async def _write_while_gone(
+        self, device: BluetoothBalancer, seconds: float
+    ) -> None:
         """The device vanishes; a setting written right then must fail cleanly."""
         fault = self._begin(f"setting written while gone ({seconds:g} s)", device)
         entity_id = self._number_entity(device, "balance_trigger_voltage")
@@ -264,7 +266,7 @@ class Soak:
         device.set_powered(True)
         await self._settle(fault)
 
-    def _number_entity(self, device: VirtualBalancer, key: str) -> str:
+    def _number_entity(self, device: BluetoothBalancer, key: str) -> str:
         entity_id = er.async_get(self.sim.hass).async_get_entity_id(
             "number", DOMAIN, f"{device.address}-{key}"
         )
@@ -276,7 +278,7 @@ class Soak:
 
     def _report(
         self,
-        devices: list[VirtualBalancer],
+        devices: list[BluetoothBalancer],
         census: tuple[Census, Census, Census],
         elapsed: float,
     ) -> None:

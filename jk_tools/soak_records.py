@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 import tracemalloc
 
-from jk_emulator import VirtualBalancer
+from jk_emulator import BluetoothBalancer
 
 from . import simulation
 from .simulation import Simulation
@@ -21,7 +21,7 @@ class Fault:
     """One injected fault and what was seen of it."""
 
     name: str
-    device: VirtualBalancer | None  # None: every device
+    device: BluetoothBalancer | None  # None: every device
     start: float
     cleared: float = 0.0
     unavailable: float = 0.0
@@ -91,7 +91,7 @@ class Census:
         """Count now (after a garbage collection)."""
         gc.collect()
         return cls(
-            links=len(sim.radio.connections),
+            links=sim.connections,
             tasks=len(asyncio.all_tasks(sim.loop)),
             # The loop's timer heap: asyncio offers no public count.
             timers=sum(

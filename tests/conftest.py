@@ -9,10 +9,11 @@ from pathlib import Path
 import bleak_retry_connector
 import pytest
 
-from custom_components.jk_balancer.protocol import JKBalancerClient, Protocol
+from custom_components.jk_balancer.protocol import BluetoothClient, Protocol
 from jk_emulator import (
     BUS_PROFILES,
     PROFILES,
+    BluetoothBalancer,
     VirtualBalancer,
     VirtualBus,
     VirtualRadio,
@@ -61,15 +62,17 @@ def radio() -> VirtualRadio:
 @pytest.fixture
 def make_device(
     radio: VirtualRadio,
-) -> Callable[..., VirtualBalancer]:
+) -> Callable[..., BluetoothBalancer]:
     """Create a virtual device on the radio (fast protocol timing, fixed seed)."""
     counter = iter(range(1, 100))
 
-    def make(profile: str = "jk-b2a16s", **kwargs: object) -> VirtualBalancer:
+    def make(profile: str = "jk-b2a16s", **kwargs: object) -> BluetoothBalancer:
         options: dict[str, object] = {"time_scale": FAST, "seed": 7}
         options |= kwargs
         address = f"C8:47:80:00:00:{next(counter):02X}"
-        return radio.add(VirtualBalancer(PROFILES[profile], address=address, **options))  # type: ignore[arg-type]
+        return radio.add(
+            BluetoothBalancer(PROFILES[profile], address=address, **options)
+        )  # type: ignore[arg-type]
 
     return make
 
@@ -77,18 +80,18 @@ def make_device(
 @pytest.fixture
 async def connect(
     radio: VirtualRadio,
-) -> AsyncIterator[Callable[..., JKBalancerClient]]:
+) -> AsyncIterator[Callable[..., BluetoothClient]]:
     """Build clients for virtual devices; all are disconnected afterwards."""
-    clients: list[JKBalancerClient] = []
+    clients: list[BluetoothClient] = []
 
-    def build(device: VirtualBalancer, **kwargs: object) -> JKBalancerClient:
+    def build(device: BluetoothBalancer, **kwargs: object) -> BluetoothClient:
         options: dict[str, object] = {
             "backend": radio.client_class,
             "response_timeout": 0.5,
             "stream_timeout": 0.5,
         }
         options |= kwargs
-        client = JKBalancerClient(radio.ble_device(device.address), **options)  # type: ignore[arg-type]
+        client = BluetoothClient(radio.ble_device(device.address), **options)  # type: ignore[arg-type]
         clients.append(client)
         return client
 

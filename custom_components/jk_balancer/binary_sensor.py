@@ -14,8 +14,9 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
-from .entity import JKBalancerEntity
+from .coordinator import BalancerCoordinator
+from .entity import BalancerEntity
+from .entry import JKConfigEntry
 from .protocol import Snapshot
 
 PARALLEL_UPDATES = 0
@@ -25,8 +26,8 @@ PARALLEL_UPDATES = 0
 class JKBinarySensorDescription(BinarySensorEntityDescription):
     """A binary sensor and how to read it from the coordinator."""
 
-    is_on_fn: Callable[[JKBalancerCoordinator], bool | None]
-    attributes_fn: Callable[[JKBalancerCoordinator], Mapping[str, Any]] | None = None
+    is_on_fn: Callable[[BalancerCoordinator], bool | None]
+    attributes_fn: Callable[[BalancerCoordinator], Mapping[str, Any]] | None = None
     exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
 
 
@@ -34,7 +35,7 @@ def _bms(snapshot: Snapshot) -> bool:
     return snapshot.protocol.is_jk02 and snapshot.device_info.is_bms
 
 
-def _imbalance_attributes(coordinator: JKBalancerCoordinator) -> Mapping[str, Any]:
+def _imbalance_attributes(coordinator: BalancerCoordinator) -> Mapping[str, Any]:
     """The threshold, and the cell an automation would name."""
     care, cells = coordinator.care, coordinator.data.cell_info
     delta = cells.delta_cell_voltage
@@ -103,11 +104,12 @@ BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: JKBalancerConfigEntry,
+    entry: JKConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the binary sensors the device supports."""
-    coordinator = entry.runtime_data
+    if not isinstance(coordinator := entry.runtime_data, BalancerCoordinator):
+        return  # a pack: settings and states stay with each balancer
     async_add_entities(
         JKBinarySensor(coordinator, description)
         for description in BINARY_SENSORS
@@ -115,7 +117,7 @@ async def async_setup_entry(
     )
 
 
-class JKBinarySensor(JKBalancerEntity, BinarySensorEntity):
+class JKBinarySensor(BalancerEntity, BinarySensorEntity):
     """A binary sensor read from the newest snapshot."""
 
     entity_description: JKBinarySensorDescription

@@ -30,33 +30,32 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from .ble_coordinator import BluetoothCoordinator
-from .bus_flow import Rs485Steps
+from .bluetooth import BluetoothLink
+from .connection_turns import async_get_turns
 from .const import (
-    CONF_BUS_ADDRESS,
     CONF_MEMBERS,
     CONF_PROTOCOL,
-    CONF_SERIAL_PORT,
     CONF_TRANSPORT,
     DOMAIN,
     PROTOCOL_AUTO,
     PROTOCOL_OPTIONS,
     Transport,
-    bus_unique_id,
     entry_transport,
     forced_protocol,
 )
-from .coordinator import JKBalancerConfigEntry
+from .coordinator import BalancerCoordinator
+from .entry import JKConfigEntry
+from .migration import MINOR_VERSION, VERSION
 from .options_flow import JKBalancerOptionsFlow
 from .protocol import (
-    JKBalancerClient,
+    BluetoothClient,
     JKError,
     ProtocolDetectionError,
     Snapshot,
     UnsupportedDeviceError,
     is_jk_advertisement,
 )
-from .slots import async_get_turns
+from .rs485_flow import Rs485Steps
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,8 +66,8 @@ PASSWORD_SCHEMA = vol.Schema({vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR})
 class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
     """Add a JK balancer over Bluetooth or RS485, or a pack of them."""
 
-    VERSION = 1
-    MINOR_VERSION = 2
+    VERSION = VERSION
+    MINOR_VERSION = MINOR_VERSION
 
     def __init__(self) -> None:
         """Start without a device."""
@@ -78,7 +77,7 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(
-        config_entry: JKBalancerConfigEntry,
+        config_entry: JKConfigEntry,
     ) -> JKBalancerOptionsFlow:
         """Return the options flow."""
         return JKBalancerOptionsFlow()
@@ -236,9 +235,12 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
                 vol.Optional(CONF_PASSWORD): PASSWORD_SELECTOR,
             }
         )
+        coordinator = (
+            entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
+        )
         detected = (
-            entry.runtime_data.data.protocol.value
-            if entry.state is ConfigEntryState.LOADED
+            coordinator.data.protocol.value
+            if isinstance(coordinator, BalancerCoordinator)
             else "-"
         )
         return self.async_show_form(
@@ -246,39 +248,6 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
             data_schema=schema,
             errors=errors,
             description_placeholders={"name": entry.title, "detected": detected},
-        )
-
-    async def async_step_reconfigure_bus(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """The adapter moved to another port: find the balancer there."""
-        entry = self._get_reconfigure_entry()
-        address = int(entry.data[CONF_BUS_ADDRESS])
-        errors: dict[str, str] = {}
-        placeholders = {"name": entry.title, "address": str(address)}
-        if user_input is not None:
-            port = user_input[CONF_SERIAL_PORT]
-            if await self._async_answers(port, address, errors, placeholders):
-                await self.async_set_unique_id(bus_unique_id(port, address))
-                # Another entry already is the balancer at that port and address.
-                if self.unique_id != entry.unique_id:
-                    self._abort_if_unique_id_configured()
-                return self.async_update_reload_and_abort(
-                    entry,
-                    unique_id=self.unique_id,
-                    data_updates={CONF_SERIAL_PORT: port},
-                )
-        return self.async_show_form(
-            step_id="reconfigure_bus",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(
-                        CONF_SERIAL_PORT, default=entry.data[CONF_SERIAL_PORT]
-                    ): TextSelector()
-                }
-            ),
-            errors=errors,
-            description_placeholders=placeholders,
         )
 
     async def async_step_pack(
@@ -334,14 +303,16 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
         ]
 
     async def _async_validate_entry(
-        self, entry: JKBalancerConfigEntry, password: str, protocol: str
+        self, entry: JKConfigEntry, password: str, protocol: str
     ) -> tuple[dict[str, str], Snapshot | None]:
         """Validate for a configured device, which accepts one link at a time."""
         coordinator = (
             entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
         )
-        if isinstance(coordinator, BluetoothCoordinator):
-            await coordinator.client.disconnect()
+        if isinstance(coordinator, BalancerCoordinator) and isinstance(
+            coordinator.link, BluetoothLink
+        ):
+            await coordinator.link.client.disconnect()
         errors, snapshot = await self._async_validate(
             entry.data[CONF_ADDRESS], password, protocol
         )
@@ -357,14 +328,11 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
         ble_device = async_ble_device_from_address(self.hass, address, connectable=True)
         if ble_device is None:
             return {"base": "cannot_connect"}, None
-        client = JKBalancerClient(
-            ble_device,
-            protocol=forced_protocol(protocol),
-        )
+        client = BluetoothClient(ble_device, protocol=forced_protocol(protocol))
         # Balancers connecting for each update may hold every slot now.
         async with async_get_turns(self.hass).turn(address):
             try:
-                snapshot = await client.connect()
+                snapshot = await client.read()
                 correct = client.verify_password(password)
             except (UnsupportedDeviceError, ProtocolDetectionError):
                 return {"base": "not_supported"}, None
@@ -374,7 +342,7 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
                 _LOGGER.exception("Unexpected error while checking %s", address)
                 return {"base": "unknown"}, None
             finally:
-                await client.disconnect()
+                await client.close()
         if not correct:
             return {"base": "invalid_auth"}, None
         return {}, snapshot

@@ -17,6 +17,8 @@ MANUFACTURER: Final = "Jikong (JK)"
 CONF_TRANSPORT: Final = "transport"
 CONF_SERIAL_PORT: Final = "serial_port"
 CONF_BUS_ADDRESS: Final = "bus_address"
+# The USB adapter of an RS485 entry (VID:PID:serial), to follow it to a new path.
+CONF_USB_ADAPTER: Final = "usb_adapter"
 # The entry ids of a pack's balancers, in the order their cells are numbered.
 CONF_MEMBERS: Final = "members"
 CONF_PROTOCOL: Final = "protocol"
@@ -67,7 +69,10 @@ def entry_transport(data: Mapping[str, Any]) -> Transport:
 
 
 def bus_unique_id(port: str, address: int) -> str:
-    """The unique id of the balancer at ``address`` on the bus at ``port``."""
+    """The unique id of the entry of the balancer at ``address`` on ``port``.
+
+    The entry's, not the device's: the device is identified by its entry.
+    """
     return f"{port}#{address}"
 
 

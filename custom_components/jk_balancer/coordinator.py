@@ -1,21 +1,35 @@
-"""Coordinator: owns the balancer client and publishes its snapshots."""
+"""One coordinator for every balancer: the lifecycle written once.
+
+Whatever the transport, a balancer's coordinator reads snapshots through its
+link, writes settings (checked before anything is sent, confirmed by the
+client), publishes what the device holds and looks after the pack. The
+transport's own part (Bluetooth: advertisements, proxy slots, the stream
+watchdog; RS485: the shared port) is a :class:`BalancerLink` in the module
+named for it.
+
+Every operation on the link runs as a task the coordinator owns. When the
+entry unloads, the link's client is closed (it opens nothing again), what is
+still in flight is cancelled and awaited, and only then is unloading done: no
+operation outlives its entry.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+import contextlib
 from datetime import timedelta
 import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import (
-    HomeAssistantError,
-    ServiceValidationError,
-)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .care import PackCare
+from .battery_care import BatteryCare
 from .const import (
     CONF_UPDATE_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
@@ -24,7 +38,9 @@ from .const import (
     ISSUE_CONFIRM_CELL_COUNT_FOR,
 )
 from .protocol import (
+    BalancerClient,
     JKError,
+    LinkClosedError,
     SettingOutOfRangeError,
     Snapshot,
     UnsafeSettingError,
@@ -33,22 +49,65 @@ from .protocol import (
 
 _LOGGER = logging.getLogger(__name__)
 
-type JKBalancerConfigEntry = ConfigEntry[JKBalancerCoordinator]
+
+class BalancerLink(ABC):
+    """How one transport reaches a balancer, around its client."""
+
+    client: BalancerClient
+
+    @property
+    @abstractmethod
+    def device_key(self) -> str:
+        """What identifies the device: its registry identifier, its ids' prefix.
+
+        It must not change when the balancer is reached another way (another
+        proxy, another port or adapter).
+        """
+
+    @property
+    def connections(self) -> set[tuple[str, str]]:
+        """The device registry's connections of the device."""
+        return set()
+
+    @property
+    def signal_strength(self) -> int | None:
+        """The radio signal the device is heard with, where there is one."""
+        return None
+
+    @callback  # noqa: B027 - a link may have nothing to follow
+    def async_start(self, coordinator: BalancerCoordinator) -> None:
+        """Follow what the transport reports (for as long as the entry is loaded).
+
+        Nothing to follow by default: an RS485 balancer is only ever asked.
+        """
+
+    @abstractmethod
+    async def async_read(self) -> Snapshot:
+        """A current snapshot (JKError, or a Home Assistant error to raise)."""
+
+    @contextlib.asynccontextmanager
+    async def async_link_for_write(self) -> AsyncIterator[None]:
+        """Whatever a write needs around it (a connection, a turn at a slot)."""
+        yield
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The link's state and counters, for the diagnostics download."""
+        return self.client.diagnostics()
+
+    async def async_close(self) -> None:
+        """Close the client for good and release what the link holds."""
+        await self.client.close()
 
 
-class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
-    """Keep the newest snapshot of one balancer and write its settings.
+class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
+    """Keep the newest snapshot of one balancer and write its settings."""
 
-    What is common to every transport: looking after the pack, checking a
-    write before anything is sent, publishing what the device holds after it.
-    """
-
-    config_entry: JKBalancerConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, entry: JKBalancerConfigEntry, device_key: str
+        self, hass: HomeAssistant, entry: ConfigEntry, link: BalancerLink
     ) -> None:
-        """Set up the coordinator of the balancer known as ``device_key``."""
+        """Set up the coordinator of the balancer ``link`` reaches."""
         super().__init__(
             hass,
             _LOGGER,
@@ -58,29 +117,25 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 seconds=entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
             ),
         )
-        # Identifies the device and prefixes its entities' unique ids.
-        self.device_key = device_key
-        self.care = PackCare(hass, entry)
+        self.link = link
+        self.care = BatteryCare(hass, entry)
+        self._operations: set[asyncio.Task[Any]] = set()
+        self._closing = False
 
     @property
-    def connections(self) -> set[tuple[str, str]]:
-        """The device registry's connections of the device."""
-        return set()
+    def device_key(self) -> str:
+        """Identifies the device and prefixes its entities' unique ids."""
+        return self.link.device_key
+
+    @property
+    def closing(self) -> bool:
+        """Return True once the entry unloads: nothing new starts on the link."""
+        return self._closing
 
     @property
     def newest_snapshot(self) -> Snapshot | None:
         """What the device said last, also after a failed write."""
-        raise NotImplementedError
-
-    def connection_diagnostics(self) -> dict[str, Any]:
-        """The link's state and counters, for the diagnostics download."""
-        raise NotImplementedError
-
-    async def _async_write(
-        self, key: str, value: float | bool, *, fewer_cells_confirmed: bool
-    ) -> None:
-        """Write through the transport; JKError when it fails."""
-        raise NotImplementedError
+        return self.link.client.snapshot
 
     def error_placeholders(self, err: JKError) -> dict[str, str]:
         """An error's placeholders, naming the device as the user named it.
@@ -89,6 +144,52 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         port's cause).
         """
         return {"error": err.reason} | err.placeholders | {"name": self.name}
+
+    async def async_start(self) -> None:
+        """Restore the care's window, follow the transport, read the first time."""
+        await self.care.async_load()
+        self.link.async_start(self)
+        await self.async_config_entry_first_refresh()
+
+    async def async_shutdown(self) -> None:
+        """The entry unloads: close the link, then end what is in flight."""
+        self._closing = True
+        await super().async_shutdown()
+        await self.link.async_close()
+        operations = list(self._operations)
+        for task in operations:
+            task.cancel()
+        await asyncio.gather(*operations, return_exceptions=True)
+
+    async def _in_flight[T](self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the link as a task that unloading ends."""
+        if self._closing:
+            work.close()
+            raise LinkClosedError("unloaded", name=self.name)
+        task = self.hass.async_create_task(work, f"{DOMAIN} {self.name}")
+        self._operations.add(task)
+        task.add_done_callback(self._operations.discard)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if self.closing and not (caller is not None and caller.cancelling()):
+                raise LinkClosedError(
+                    "unloaded before it finished", name=self.name
+                ) from None
+            raise
+
+    async def _async_update_data(self) -> Snapshot:
+        try:
+            return await self._in_flight(self.link.async_read())
+        except JKError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders=self.error_placeholders(err),
+            ) from err
+
+    # -- writing ---------------------------------------------------------------
 
     def validate_write(
         self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
@@ -146,9 +247,7 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         """
         self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
         try:
-            await self._async_write(
-                key, value, fewer_cells_confirmed=fewer_cells_confirmed
-            )
+            await self._in_flight(self._async_write(key, value, fewer_cells_confirmed))
         except (SettingOutOfRangeError, UnsafeSettingError) as err:
             raise _refused(err) from err
         except JKError as err:
@@ -158,8 +257,19 @@ class JKBalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_placeholders=self.error_placeholders(err),
             ) from err
         finally:
-            if (snapshot := self.newest_snapshot) is not None:
+            if not self._closing and (snapshot := self.newest_snapshot) is not None:
                 self.async_set_updated_data(snapshot)
+
+    async def _async_write(
+        self, key: str, value: float | bool, fewer_cells_confirmed: bool
+    ) -> None:
+        async with self.link.async_link_for_write():
+            await self.link.client.write_setting(
+                key,
+                value,
+                chemistry=self.care.chemistry(self.data),
+                fewer_cells_confirmed=fewer_cells_confirmed,
+            )
 
 
 def _refused(

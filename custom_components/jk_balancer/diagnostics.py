@@ -2,49 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 
-from .const import Transport, entry_transport
-from .coordinator import JKBalancerConfigEntry
-from .pack import PackConfigEntry
+from .coordinator import BalancerCoordinator
+from .entry import JKConfigEntry
+from .pack import PackCoordinator
 
 TO_REDACT = {CONF_PASSWORD}
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: JKBalancerConfigEntry
+    hass: HomeAssistant, entry: JKConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry, the link, the newest snapshot and the last raw data."""
-    if entry_transport(entry.data) is Transport.PACK:
-        return _pack_diagnostics(cast("PackConfigEntry", entry))
+    """Return the entry, the link, the newest snapshot and the last raw data.
+
+    An entry that is not loaded (waiting to retry, disabled) has only its
+    configuration and its state to show.
+    """
+    if entry.state is not ConfigEntryState.LOADED:
+        return {"entry": _entry(entry)}
     coordinator = entry.runtime_data
-    snapshot = coordinator.data
-    return {
-        "entry": _entry(entry),
-        "connection": coordinator.connection_diagnostics(),
-        "protocol": None if snapshot is None else snapshot.protocol.value,
-        "device_info": None if snapshot is None else snapshot.device_info.to_dict(),
-        "settings": None if snapshot is None else snapshot.settings.to_dict(),
-        "cell_info": None if snapshot is None else snapshot.cell_info.to_dict(),
-    }
+    if isinstance(coordinator, PackCoordinator):
+        return _pack_diagnostics(entry, coordinator)
+    return _balancer_diagnostics(entry, coordinator)
 
 
 def _entry(entry: ConfigEntry) -> dict[str, Any]:
     return {
         "title": entry.title,
+        "state": entry.state.value,
+        "reason": entry.reason,
         "data": async_redact_data(dict(entry.data), TO_REDACT),
         "options": dict(entry.options),
     }
 
 
-def _pack_diagnostics(entry: PackConfigEntry) -> dict[str, Any]:
+def _balancer_diagnostics(
+    entry: ConfigEntry, coordinator: BalancerCoordinator
+) -> dict[str, Any]:
+    snapshot = coordinator.data
+    return {
+        "entry": _entry(entry),
+        "connection": coordinator.link.diagnostics()
+        | {"last_update_success": coordinator.last_update_success},
+        "protocol": snapshot.protocol.value,
+        "device_info": snapshot.device_info.to_dict(),
+        "settings": snapshot.settings.to_dict(),
+        "cell_info": snapshot.cell_info.to_dict(),
+    }
+
+
+def _pack_diagnostics(entry: ConfigEntry, pack: PackCoordinator) -> dict[str, Any]:
     """The pack's balancers in cascade order and what they add up to."""
-    pack = entry.runtime_data
     return {
         "entry": _entry(entry),
         "balancers": [pack.member_title(entry_id) for entry_id in pack.members],

@@ -7,17 +7,17 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
-from .coordinator import JKBalancerCoordinator
+from .coordinator import BalancerCoordinator
 
 
-class JKBalancerEntity(CoordinatorEntity[JKBalancerCoordinator]):
+class BalancerEntity(CoordinatorEntity[BalancerCoordinator]):
     """An entity of one balancer, described by an entity description."""
 
     _attr_has_entity_name = True
 
     def __init__(
         self,
-        coordinator: JKBalancerCoordinator,
+        coordinator: BalancerCoordinator,
         description: EntityDescription,
         key: str | None = None,
     ) -> None:
@@ -29,7 +29,7 @@ class JKBalancerEntity(CoordinatorEntity[JKBalancerCoordinator]):
         # A balancer on a bus says nothing of its versions or serial number.
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, coordinator.device_key)},
-            connections=coordinator.connections,
+            connections=coordinator.link.connections,
             name=coordinator.config_entry.title,
             manufacturer=MANUFACTURER,
             model=info.vendor_id,

@@ -18,8 +18,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import JKBalancerConfigEntry
-from .entity import JKBalancerEntity
+from .coordinator import BalancerCoordinator
+from .entity import BalancerEntity
+from .entry import JKConfigEntry
 from .protocol import (
     SETTING_SPECS,
     JKError,
@@ -67,11 +68,12 @@ NUMBERS: tuple[JKNumberDescription, ...] = tuple(
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: JKBalancerConfigEntry,
+    entry: JKConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a number for every setting the device's protocol can write."""
-    coordinator = entry.runtime_data
+    if not isinstance(coordinator := entry.runtime_data, BalancerCoordinator):
+        return  # a pack: settings and states stay with each balancer
     protocol = coordinator.data.protocol
     async_add_entities(
         JKSettingNumber(coordinator, description)
@@ -80,7 +82,7 @@ async def async_setup_entry(
     )
 
 
-class JKSettingNumber(JKBalancerEntity, NumberEntity):
+class JKSettingNumber(BalancerEntity, NumberEntity):
     """A setting; its value is what the device confirmed."""
 
     entity_description: JKNumberDescription

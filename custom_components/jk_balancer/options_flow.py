@@ -21,6 +21,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .connection_turns import async_get_turns
 from .const import (
     CHEMISTRY_AUTO,
     CONF_CHEMISTRY,
@@ -35,8 +36,13 @@ from .const import (
     Transport,
     entry_transport,
 )
-from .protocol import DEFAULT_IMBALANCE_HOLD, Chemistry, default_imbalance_threshold
-from .slots import async_get_turns
+from .coordinator import BalancerCoordinator
+from .protocol import (
+    BALANCE_TRIGGER_VOLTAGE,
+    DEFAULT_IMBALANCE_HOLD,
+    Chemistry,
+    default_imbalance_threshold,
+)
 
 
 class JKBalancerOptionsFlow(OptionsFlowWithReload):
@@ -64,11 +70,12 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
         bluetooth = step_id == "init"
         options = dict(entry.options)
         # The threshold that follows the trigger; stored only when it differs.
-        automatic = round(1000 * default_imbalance_threshold(DEFAULT_TRIGGER))
-        if entry.state is ConfigEntryState.LOADED:
-            snapshot = entry.runtime_data.data
-            trigger = snapshot.settings.balance_trigger_voltage
-            automatic = round(1000 * default_imbalance_threshold(trigger))
+        trigger = BALANCE_TRIGGER_VOLTAGE.default
+        if entry.state is ConfigEntryState.LOADED and isinstance(
+            coordinator := entry.runtime_data, BalancerCoordinator
+        ):
+            trigger = coordinator.data.settings.balance_trigger_voltage
+        automatic = round(1000 * default_imbalance_threshold(trigger))
         if user_input is not None:
             # NaN and infinities pass the number selectors' range checks.
             errors = {
@@ -138,8 +145,6 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
         )
 
 
-# The trigger the vendors advise for packs of 50 Ah and more.
-DEFAULT_TRIGGER = 0.005
 # The options entered as numbers.
 _NUMBERS = (CONF_UPDATE_INTERVAL, CONF_IMBALANCE_THRESHOLD, CONF_IMBALANCE_HOLD)
 

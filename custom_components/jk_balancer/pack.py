@@ -16,20 +16,18 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import CONF_MEMBERS, DOMAIN, SIGNAL_BALANCER_UPDATED
-from .coordinator import JKBalancerCoordinator
+from .coordinator import BalancerCoordinator
 from .protocol import CascadedPack, cascade
 
 _LOGGER = logging.getLogger(__name__)
-
-type PackConfigEntry = ConfigEntry[PackCoordinator]
 
 
 class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
     """Combine the newest snapshots of a pack's balancers."""
 
-    config_entry: PackConfigEntry
+    config_entry: ConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: PackConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Set up the pack of the balancers ``entry`` names, in cascade order."""
         super().__init__(hass, _LOGGER, config_entry=entry, name=entry.title)
         self.members: list[str] = list(entry.data[CONF_MEMBERS])
@@ -74,13 +72,13 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
             units.append(coordinator.data.cell_info)
         return cascade(units)
 
-    def _member(self, entry_id: str) -> JKBalancerCoordinator | None:
+    def _member(self, entry_id: str) -> BalancerCoordinator | None:
         """The coordinator of a balancer with a current snapshot, or None."""
         entry = self.hass.config_entries.async_get_entry(entry_id)
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return None
         coordinator = entry.runtime_data
-        if not isinstance(coordinator, JKBalancerCoordinator):
+        if not isinstance(coordinator, BalancerCoordinator):
             return None
         return coordinator if coordinator.last_update_success else None
 

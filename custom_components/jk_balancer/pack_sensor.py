@@ -7,6 +7,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -15,7 +16,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .cells import CELL_VOLTAGE, CellEntities, cell_figures, micro
 from .const import DOMAIN, MANUFACTURER
-from .pack import PackConfigEntry, PackCoordinator
+from .pack import PackCoordinator
 
 PACK_SENSORS: tuple[SensorEntityDescription, ...] = (
     *cell_figures(
@@ -38,11 +39,11 @@ PACK_SENSORS: tuple[SensorEntityDescription, ...] = (
 
 def async_setup_pack_sensors(
     hass: HomeAssistant,
-    entry: PackConfigEntry,
+    entry: ConfigEntry,
+    pack: PackCoordinator,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the pack's figures, and one voltage sensor per cell of the pack."""
-    pack = entry.runtime_data
     async_add_entities(PackSensor(pack, description) for description in PACK_SENSORS)
     cells = CellEntities(
         hass,

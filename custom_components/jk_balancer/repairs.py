@@ -6,13 +6,15 @@ from typing import Any
 
 from homeassistant import data_entry_flow
 from homeassistant.components.repairs import RepairsFlow
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 import voluptuous as vol
 
 from .const import DOMAIN, ISSUE_CONFIRM_CELL_COUNT
-from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
+from .coordinator import BalancerCoordinator
+from .entry import JKConfigEntry
 from .protocol import WIRE_RESISTANCE_LIMIT
 
 WIRE_RESISTANCE = "wire_resistance"
@@ -20,14 +22,12 @@ CELL_COUNT = "cell_count_mismatch"
 NO_CELLS = "no_cells"
 
 
-def _issue_id(kind: str, entry: JKBalancerConfigEntry) -> str:
+def _issue_id(kind: str, entry: ConfigEntry) -> str:
     return f"{kind}_{entry.entry_id}"
 
 
 @callback
-def async_update_issues(
-    hass: HomeAssistant, coordinator: JKBalancerCoordinator
-) -> None:
+def async_update_issues(hass: HomeAssistant, coordinator: BalancerCoordinator) -> None:
     """Raise or clear the issues after each update.
 
     An issue is deleted only when its fault is gone (or the device is removed):
@@ -79,7 +79,7 @@ def async_update_issues(
 
 def _raise(
     hass: HomeAssistant,
-    entry: JKBalancerConfigEntry,
+    entry: ConfigEntry,
     kind: str,
     translation_key: str,
     *,
@@ -102,7 +102,7 @@ def _raise(
 
 
 @callback
-def async_delete_issues(hass: HomeAssistant, entry: JKBalancerConfigEntry) -> None:
+def async_delete_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Remove the entry's issues (the device was removed)."""
     for kind in (WIRE_RESISTANCE, CELL_COUNT, ISSUE_CONFIRM_CELL_COUNT):
         ir.async_delete_issue(hass, DOMAIN, _issue_id(kind, entry))
@@ -126,15 +126,21 @@ class CellCountRepairFlow(RepairsFlow):
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
         """Confirm, then write the cell count."""
-        entry: JKBalancerConfigEntry | None = self.hass.config_entries.async_get_entry(
+        entry: JKConfigEntry | None = self.hass.config_entries.async_get_entry(
             self._entry_id
         )
         if entry is None:
             return self.async_abort(reason="device_removed")
+        if entry.state is not ConfigEntryState.LOADED or not isinstance(
+            coordinator := entry.runtime_data, BalancerCoordinator
+        ):
+            return self.async_abort(
+                reason="not_loaded", description_placeholders={"name": entry.title}
+            )
         if user_input is not None:
             try:
                 # The user read what follows and confirmed it.
-                await entry.runtime_data.async_write_setting(
+                await coordinator.async_write_setting(
                     "cell_count", self._cells, fewer_cells_confirmed=True
                 )
             except HomeAssistantError as err:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from homeassistant.components import bluetooth
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
@@ -27,12 +26,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .ble_coordinator import BluetoothCoordinator
 from .cells import CELL_RESISTANCE, CELL_VOLTAGE, CellEntities, cell_figures, micro
-from .const import Transport, entry_transport
-from .coordinator import JKBalancerConfigEntry, JKBalancerCoordinator
-from .entity import JKBalancerEntity
-from .pack import PackConfigEntry
+from .coordinator import BalancerCoordinator
+from .entity import BalancerEntity
+from .entry import JKConfigEntry
+from .pack import PackCoordinator
 from .pack_sensor import async_setup_pack_sensors
 from .protocol import BalancingStatus, Snapshot, balancing_status
 
@@ -49,13 +47,13 @@ class JKSensorDescription(SensorEntityDescription):
     balancer measures no cell.
     """
 
-    value_fn: Callable[[JKBalancerCoordinator], StateType]
-    attributes_fn: Callable[[JKBalancerCoordinator], Mapping[str, Any]] | None = None
+    value_fn: Callable[[BalancerCoordinator], StateType]
+    attributes_fn: Callable[[BalancerCoordinator], Mapping[str, Any]] | None = None
     exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
     of_cells: bool = False
 
 
-def _drift_attributes(coordinator: JKBalancerCoordinator) -> Mapping[str, Any]:
+def _drift_attributes(coordinator: BalancerCoordinator) -> Mapping[str, Any]:
     """How far the drifting cell is from the average, over how long."""
     drift = coordinator.care.drift
     if drift is None:
@@ -80,18 +78,9 @@ def _bms(snapshot: Snapshot) -> bool:
     return snapshot.protocol.is_jk02 and snapshot.device_info.is_bms
 
 
-def _rssi(coordinator: JKBalancerCoordinator) -> int | None:
-    if not isinstance(coordinator, BluetoothCoordinator):
-        return None
-    info = bluetooth.async_last_service_info(
-        coordinator.hass, coordinator.address, connectable=False
-    )
-    return info.rssi if info else None
-
-
 def _temperature(
     key: str,
-    value_fn: Callable[[JKBalancerCoordinator], StateType],
+    value_fn: Callable[[BalancerCoordinator], StateType],
     exists_fn: Callable[[Snapshot], bool] = _jk02,
 ) -> JKSensorDescription:
     return JKSensorDescription(
@@ -182,7 +171,7 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=_rssi,
+        value_fn=lambda c: c.link.signal_strength,
         exists_fn=_bluetooth,
     ),
     JKSensorDescription(
@@ -253,16 +242,14 @@ SENSORS: tuple[JKSensorDescription, ...] = (
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: JKBalancerConfigEntry,
+    entry: JKConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of a balancer with one per cell, or those of a pack."""
-    if entry_transport(entry.data) is Transport.PACK:
-        async_setup_pack_sensors(
-            hass, cast("PackConfigEntry", entry), async_add_entities
-        )
-        return
     coordinator = entry.runtime_data
+    if isinstance(coordinator, PackCoordinator):
+        async_setup_pack_sensors(hass, entry, coordinator, async_add_entities)
+        return
     async_add_entities(
         JKSensor(coordinator, description)
         for description in SENSORS
@@ -296,7 +283,7 @@ async def async_setup_entry(
     entry.async_on_unload(coordinator.async_add_listener(cells.async_follow))
 
 
-class JKSensor(JKBalancerEntity, SensorEntity):
+class JKSensor(BalancerEntity, SensorEntity):
     """A sensor read from the newest snapshot."""
 
     entity_description: JKSensorDescription
@@ -322,12 +309,12 @@ class JKSensor(JKBalancerEntity, SensorEntity):
         return self.entity_description.attributes_fn(self.coordinator)
 
 
-class JKCellSensor(JKBalancerEntity, SensorEntity):
+class JKCellSensor(BalancerEntity, SensorEntity):
     """The voltage or wire resistance of one cell."""
 
     def __init__(
         self,
-        coordinator: JKBalancerCoordinator,
+        coordinator: BalancerCoordinator,
         description: SensorEntityDescription,
         cell: int,
     ) -> None:

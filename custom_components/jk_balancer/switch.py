@@ -8,8 +8,9 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import JKBalancerConfigEntry
-from .entity import JKBalancerEntity
+from .coordinator import BalancerCoordinator
+from .entity import BalancerEntity
+from .entry import JKConfigEntry
 from .protocol import SETTING_SPECS, ValueKind
 
 # Writes go one at a time: each waits for the device's read-back.
@@ -24,15 +25,16 @@ SWITCHES: tuple[SwitchEntityDescription, ...] = tuple(
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: JKBalancerConfigEntry,
+    entry: JKConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the balancer switch."""
-    coordinator = entry.runtime_data
+    if not isinstance(coordinator := entry.runtime_data, BalancerCoordinator):
+        return  # a pack: settings and states stay with each balancer
     async_add_entities(JKSettingSwitch(coordinator, switch) for switch in SWITCHES)
 
 
-class JKSettingSwitch(JKBalancerEntity, SwitchEntity):
+class JKSettingSwitch(BalancerEntity, SwitchEntity):
     """Turns a setting on or off; the state is what the device confirms."""
 
     @property

@@ -10,24 +10,24 @@ import pytest
 from custom_components.jk_balancer.protocol import (
     BLUETOOTH_PROTOCOLS,
     WIRE_RESISTANCE_LIMIT,
-    JKBalancerClient,
+    BluetoothClient,
     Protocol,
     Snapshot,
 )
-from custom_components.jk_balancer.protocol.commands import (
+from custom_components.jk_balancer.protocol.ble.commands import (
     encode_command,
 )
-from jk_emulator import BUS_PROFILES, PROFILES, VirtualBalancer
-from jk_emulator.device import ADVERTISED_MANUFACTURER_ID, TRAILER
-from jk_emulator.pack import OCV_CURVES, open_circuit_voltage
+from jk_emulator import BUS_PROFILES, PROFILES, BluetoothBalancer
+from jk_emulator.battery import OCV_CURVES, open_circuit_voltage
+from jk_emulator.ble import ADVERTISED_MANUFACTURER_ID, TRAILER
 from tests.conftest import wait_for
 
-Make = Callable[..., VirtualBalancer]
-Connect = Callable[..., JKBalancerClient]
+Make = Callable[..., BluetoothBalancer]
+Connect = Callable[..., BluetoothClient]
 
 
-def true_delta(device: VirtualBalancer) -> float:
-    voltages = device.pack.true_voltages()[: device.settings.cell_count]
+def true_delta(device: BluetoothBalancer) -> float:
+    voltages = device.battery.true_voltages()[: device.settings.cell_count]
     return max(voltages) - min(voltages)
 
 
@@ -37,7 +37,7 @@ async def test_frames_decode_to_the_state_the_emulator_holds(
 ) -> None:
     device = make_device(profile, speed=600)
     client = connect(device)
-    await client.connect()
+    await client.read()
     snapshots: list[Snapshot] = []
     client.add_listener(snapshots.append)
     await wait_for(lambda: len(snapshots) >= 2)
@@ -94,10 +94,10 @@ def test_balancing_moves_charge_until_below_the_trigger(make_device: Make) -> No
     start = true_delta(device)
     assert start > device.settings.balance_trigger_voltage
     device.advance(600)
-    assert device.pack.balancing
+    assert device.battery.balancing
     assert 0 < true_delta(device) < start
     device.advance(48 * 3600)
-    assert not device.pack.balancing
+    assert not device.battery.balancing
     assert true_delta(device) < device.settings.balance_trigger_voltage
     # The manuals: after balancing the cells are within 5 mV.
     assert true_delta(device) < 0.005
@@ -108,7 +108,7 @@ def test_nothing_balances_with_the_balancer_off(make_device: Make) -> None:
     device.change_settings(balancer_enabled=False)
     start = true_delta(device)
     device.advance(3600)
-    assert not device.pack.balancing
+    assert not device.battery.balancing
     assert true_delta(device) == pytest.approx(start, abs=1e-6)
 
 
@@ -117,7 +117,7 @@ def test_nothing_balances_below_the_start_voltage(make_device: Make) -> None:
     device.change_settings(balance_start_voltage=3.6)
     start = true_delta(device)
     device.advance(3600)
-    assert not device.pack.balancing
+    assert not device.battery.balancing
     assert true_delta(device) == pytest.approx(start, abs=1e-6)
 
 
@@ -128,9 +128,9 @@ async def test_a_high_wire_resistance_blocks_balancing_and_is_reported(
     device = make_device(profile, high_resistance_cell=3)
     start = true_delta(device)
     device.advance(3600)
-    assert not device.pack.balancing
+    assert not device.battery.balancing
     assert true_delta(device) == pytest.approx(start, abs=1e-6)
-    snapshot = await connect(device).connect()
+    snapshot = await connect(device).read()
     assert snapshot.cell_info.wire_resistance_warnings == (3,)
     assert snapshot.cell_info.cell_resistances[2] > WIRE_RESISTANCE_LIMIT
     if device.protocol.is_jk02:
@@ -140,9 +140,9 @@ async def test_a_high_wire_resistance_blocks_balancing_and_is_reported(
 def test_a_drifting_cell_falls_behind(make_device: Make) -> None:
     device = make_device("jk-b2a16s", drifting_cell=5, drift_current=1.0)
     device.change_settings(balancer_enabled=False)
-    before = device.pack.true_voltages()
+    before = device.battery.true_voltages()
     device.advance(10 * 3600)
-    after = device.pack.true_voltages()
+    after = device.battery.true_voltages()
     drops = [b - a for b, a in zip(before, after, strict=True)]
     assert drops[4] > 0.01
     assert max(drops[:4] + drops[5:]) < 1e-9
@@ -155,11 +155,11 @@ async def test_cell_count_above_the_wiring(
     wired = 16
     device = make_device(profile, cells=wired)
     client = connect(device)
-    assert (await client.connect()).cell_info.cell_count == wired
+    assert (await client.read()).cell_info.cell_count == wired
     await client.write_setting("cell_count", wired + 1)
     # The extra tap reads nothing, and balancing refuses to run.
     device.advance(600)
-    assert not device.pack.balancing
+    assert not device.battery.balancing
     snapshots: list[Snapshot] = []
     client.add_listener(snapshots.append)
     await wait_for(lambda: bool(snapshots))
@@ -174,7 +174,7 @@ async def test_device_checks_writes_against_its_ranges(
 ) -> None:
     device = make_device("jk-b2a16s")
     client = connect(device)
-    await client.connect()
+    await client.read()
     register = 0x68  # max balance current, float32
     link = device.link
     assert link is not None
@@ -193,7 +193,7 @@ async def test_trailer_makes_320_byte_frames(
     device = make_device("jk-bd6a17s6p")
     chunks: list[bytes] = []
     client = connect(device)
-    await client.connect()
+    await client.read()
     link = device.link
     assert link is not None
     original = link.notify
@@ -252,7 +252,7 @@ async def test_a_long_stream_holds_only_its_next_timer(
     """Fired timers are forgotten: a day-long soak must not grow the device."""
     device = make_device()
     client = connect(device)
-    await client.connect()
+    await client.read()
     snapshots: list[Snapshot] = []
     client.add_listener(snapshots.append)
     await wait_for(lambda: len(snapshots) >= 20)

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from custom_components.jk_balancer.protocol import (
+    BluetoothClient,
     Frame,
     FrameType,
-    JKBalancerClient,
     Protocol,
 )
-from jk_emulator import RecordedBalancer, VirtualBalancer, VirtualRadio
+from jk_emulator import BluetoothBalancer, RecordedBalancer, VirtualRadio
 from jk_tools.captures import load_frames
 from tests.conftest import FAST
 
-Connect = Callable[..., JKBalancerClient]
+Connect = Callable[..., BluetoothClient]
 
 
 def recording(captures: Path, name: str) -> list[Frame]:
@@ -32,7 +32,7 @@ async def test_a_client_receives_the_recorded_frames_byte_for_byte(
         RecordedBalancer(frames, address="C8:47:80:00:01:01", time_scale=FAST)
     )
     client = connect(device)
-    snapshot = await client.connect()
+    snapshot = await client.read()
     recorded = {
         frame_type: {frame.raw for frame in frames if frame.frame_type == frame_type}
         for frame_type in FrameType
@@ -50,11 +50,11 @@ async def test_a_write_it_takes_shows_in_the_settings_it_sends(
     captures: Path, radio: VirtualRadio, connect: Connect
 ) -> None:
     frames = recording(captures, "btsnoop/btsnoop_hci_jk-b2a16s_hw30_sw330.log")
-    device: VirtualBalancer = radio.add(
+    device: BluetoothBalancer = radio.add(
         RecordedBalancer(frames, address="C8:47:80:00:01:02", time_scale=FAST)
     )
     client = connect(device)
-    before = await client.connect()
+    before = await client.read()
     assert before.settings.power_off_voltage == 3.0
     after = await client.write_setting("power_off_voltage", 2.8)
     assert after.power_off_voltage == pytest.approx(2.8)

@@ -21,8 +21,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.jk_balancer.const import DOMAIN
-from jk_emulator import PROFILES, VirtualBalancer, VirtualRadio
-from jk_emulator.device import STREAM_INTERVAL
+from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
+from jk_emulator.ble import STREAM_INTERVAL
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 from tests.conftest import FAST
 
@@ -51,7 +51,7 @@ class Proxy:
     scanner: VirtualProxyScanner
     _next: int = 1
 
-    def add(self, profile: str = "jk-b2a16s", **kwargs: Any) -> VirtualBalancer:
+    def add(self, profile: str = "jk-b2a16s", **kwargs: Any) -> BluetoothBalancer:
         """Put a virtual balancer in range and let it advertise."""
         options: dict[str, Any] = {
             "time_scale": FAST,
@@ -62,9 +62,11 @@ class Proxy:
         options |= kwargs
         address = f"C8:47:80:12:34:{self._next:02X}"
         self._next += 1
-        return self.put(VirtualBalancer(PROFILES[profile], address=address, **options))
+        return self.put(
+            BluetoothBalancer(PROFILES[profile], address=address, **options)
+        )
 
-    def put(self, device: VirtualBalancer) -> VirtualBalancer:
+    def put(self, device: BluetoothBalancer) -> BluetoothBalancer:
         """Put an already built balancer in range and let it advertise."""
         self.radio.add(device)
         self.scanner.advertise(device)
@@ -81,7 +83,7 @@ async def proxy(hass: HomeAssistant, enable_bluetooth: None) -> AsyncIterator[Pr
 
 
 def config_entry(
-    device: VirtualBalancer,
+    device: BluetoothBalancer,
     *,
     password: str = "1234",
     options: dict[str, Any] | None = None,
@@ -94,12 +96,12 @@ def config_entry(
         unique_id=device.address,
         data={CONF_ADDRESS: device.address, CONF_PASSWORD: password, **data},
         options=options or {},
-        minor_version=2,
+        minor_version=3,
     )
 
 
 async def setup_entry(
-    hass: HomeAssistant, device: VirtualBalancer, **kwargs: Any
+    hass: HomeAssistant, device: BluetoothBalancer, **kwargs: Any
 ) -> MockConfigEntry:
     """Add and set up a config entry for ``device``."""
     entry = config_entry(device, **kwargs)

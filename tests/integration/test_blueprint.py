@@ -78,7 +78,7 @@ async def test_imbalance_drift_and_status_through_home_assistant(
     notifications = async_mock_service(hass, "persistent_notification", "create")
     device = proxy.add("jk-b2a16s", name="House bank", drifting_cell=7)
     # Cell 7 far below the others, as a leaking cell ends up.
-    device.pack.cells[6].charge -= 20.0
+    device.battery.cells[6].charge -= 20.0
     assert await async_setup_component(
         hass,
         automation.DOMAIN,

@@ -147,7 +147,7 @@ async def test_unexpected_error_is_reported(hass: HomeAssistant, proxy: Proxy) -
     await hass.async_block_till_done(wait_background_tasks=True)
     flow = hass.config_entries.flow.async_progress_by_handler(DOMAIN)[0]
     with patch(
-        "custom_components.jk_balancer.config_flow.JKBalancerClient.connect",
+        "custom_components.jk_balancer.config_flow.BluetoothClient.read",
         side_effect=RuntimeError("bug"),
     ):
         result = await hass.config_entries.flow.async_configure(
@@ -207,7 +207,7 @@ async def test_reconfigure_the_layout_without_retyping_the_password(
         CONF_PROTOCOL: "jk04",
     }
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.client.protocol is Protocol.JK04
+    assert entry.runtime_data.link.client.protocol is Protocol.JK04
 
 
 async def test_reconfigure_a_new_password(hass: HomeAssistant, proxy: Proxy) -> None:
@@ -236,9 +236,9 @@ async def test_entries_storing_an_upper_case_layout_are_migrated(
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert (entry.version, entry.minor_version) == (1, 2)
+    assert (entry.version, entry.minor_version) == (1, 3)
     assert entry.data[CONF_PROTOCOL] == "jk04"
-    assert entry.runtime_data.client.protocol is Protocol.JK04
+    assert entry.runtime_data.link.client.protocol is Protocol.JK04
 
 
 async def test_options_update_interval_and_connection_mode(
@@ -270,7 +270,7 @@ async def test_options_update_interval_and_connection_mode(
     coordinator = entry.runtime_data
     assert coordinator.update_interval is not None
     assert coordinator.update_interval.total_seconds() == 120
-    assert coordinator.per_update
+    assert coordinator.link.per_update
     # Connect-per-update leaves no link (and no proxy slot) in use.
     assert not proxy.radio.connections
 
@@ -298,7 +298,7 @@ async def test_options_name_the_device_and_tell_the_interval_slots_sustain(
     placeholders = result["description_placeholders"]
     assert placeholders["name"] == "Shed 1"
     # Three balancers taking turns at one slot: each needs three turns' time.
-    turns = entries[0].runtime_data.turns
+    turns = entries[0].runtime_data.link.turns
     assert int(placeholders["sustainable"]) == turns.sustainable_interval(
         devices[0].address
     )

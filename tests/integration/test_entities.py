@@ -26,7 +26,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.jk_balancer import ble_coordinator as coordinator_module
+from custom_components.jk_balancer import bluetooth as bluetooth_module
 from tests.integration.conftest import Proxy, next_update, setup_entry
 
 
@@ -279,7 +279,7 @@ async def test_write_gives_up_on_a_device_that_does_not_come_back(
     hass: HomeAssistant, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Bluetooth stack retries for a minute; the user waits a bounded time."""
-    monkeypatch.setattr(coordinator_module, "WRITE_CONNECT_TIMEOUT", 0.05)
+    monkeypatch.setattr(bluetooth_module, "WRITE_CONNECT_TIMEOUT", 0.05)
     # Each of the stack's retries at a missing device waits longer than that.
     monkeypatch.setattr(bleak_retry_connector, "BLEAK_OUT_OF_SLOTS_BACKOFF_TIME", 0.1)
     device = proxy.add("jk-b2a16s")

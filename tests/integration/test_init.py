@@ -6,6 +6,7 @@ import asyncio
 from unittest.mock import patch
 
 from homeassistant.components.bluetooth import (
+    BluetoothChange,
     BluetoothServiceInfoBleak,
     async_last_service_info,
 )
@@ -14,8 +15,8 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.jk_balancer import ble_coordinator as coordinator_module
-from custom_components.jk_balancer.slots import async_get_turns
+from custom_components.jk_balancer import bluetooth as bluetooth_module
+from custom_components.jk_balancer.connection_turns import NO_RADIO, async_get_turns
 from tests.integration.conftest import Proxy, config_entry, next_update, setup_entry
 
 
@@ -45,7 +46,7 @@ async def test_setup_retries_while_the_device_is_absent(
     entry = config_entry(device)
     entry.add_to_hass(hass)
     with patch(
-        "custom_components.jk_balancer.bluetooth.async_ble_device_from_address",
+        "homeassistant.components.bluetooth.async_ble_device_from_address",
         return_value=None,
     ):
         await hass.config_entries.async_setup(entry.entry_id)
@@ -91,7 +92,7 @@ async def test_advertising_again_reconnects_without_waiting(
     device.set_powered(True)
     service_info = async_last_service_info(hass, device.address)
     assert service_info is not None
-    coordinator.async_device_seen(service_info)
+    coordinator.link.async_device_seen(service_info, BluetoothChange.ADVERTISEMENT)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert coordinator.last_update_success
     assert len(proxy.radio.connections) == 1
@@ -118,10 +119,10 @@ async def test_home_assistant_no_longer_hearing_the_device(
     coordinator = entry.runtime_data
     service_info = BluetoothServiceInfoBleak.__new__(BluetoothServiceInfoBleak)
     # While the link is up the stream proves the device is there.
-    coordinator.async_device_gone(service_info)
+    coordinator.link.async_device_gone(service_info)
     assert coordinator.last_update_success
-    await coordinator.client.disconnect()
-    coordinator.async_device_gone(service_info)
+    await coordinator.link.client.disconnect()
+    coordinator.link.async_device_gone(service_info)
     await hass.async_block_till_done()
     assert not coordinator.last_update_success
     assert not available(hass, "sensor.jk_b2a16s_total_voltage")
@@ -133,8 +134,8 @@ async def test_stale_stream_reconnects(hass: HomeAssistant, proxy: Proxy) -> Non
     entry = await setup_entry(hass, device)
     coordinator = entry.runtime_data
     device.go_silent(120)
-    with patch("custom_components.jk_balancer.ble_coordinator.STALE_AFTER", 0.0):
-        await next_update(hass)
+    coordinator.link.client.stale_after = 0.0
+    await next_update(hass)
     # No data: the link is dropped and the entities say so.
     assert not coordinator.last_update_success
     assert not available(hass, "sensor.jk_b2a16s_total_voltage")
@@ -166,7 +167,7 @@ async def test_password_changed_later_starts_reauth(
     device = proxy.add()
     entry = await setup_entry(hass, device)
     device.passcode = "9999"
-    await entry.runtime_data.client.disconnect()
+    await entry.runtime_data.link.client.disconnect()
     await next_update(hass)
     flows = hass.config_entries.flow.async_progress_by_handler("jk_balancer")
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
@@ -199,7 +200,7 @@ async def test_a_link_lost_twice_in_a_row_is_reestablished_at_once(
 async def test_values_older_than_the_stream_timeout_are_not_shown_as_current(
     hass: HomeAssistant, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(coordinator_module, "STALE_AFTER", 0.2)
+    monkeypatch.setattr(bluetooth_module, "STALE_AFTER", 0.2)
     clock = [0.0]
     device = proxy.add(clock=lambda: clock[0])
     entry = await setup_entry(hass, device)
@@ -243,8 +244,10 @@ async def test_a_slot_freed_late_by_the_proxy_still_admits_the_next(
     """A proxy reports a freed slot after the link is gone: nobody waits forever."""
     turns = async_get_turns(hass)
     free = [0]
-    monkeypatch.setattr(turns, "capacity", lambda: free[0])
-    monkeypatch.setattr("custom_components.jk_balancer.slots.RECHECK_SECONDS", 0.01)
+    monkeypatch.setattr(turns, "_capacities", lambda: {NO_RADIO: free[0]})
+    monkeypatch.setattr(
+        "custom_components.jk_balancer.connection_turns.RECHECK_SECONDS", 0.01
+    )
     admitted = asyncio.Event()
 
     async def update() -> None:

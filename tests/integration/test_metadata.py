@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from custom_components.jk_balancer.protocol.advertisement import (
+from custom_components.jk_balancer.protocol.ble.advertisement import (
     ADVERTISEMENT_MATCHERS,
 )
 from jk_tools import brand

@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.jk_balancer.const import CONF_MEMBERS, DOMAIN
+from custom_components.jk_balancer.rs485 import rs485_device_key
 from jk_emulator import VirtualBus
 from tests.integration.conftest import next_update
 from tests.integration.test_rs485 import setup_bus
@@ -64,7 +65,7 @@ def unit_cells(hass: HomeAssistant, entry: MockConfigEntry, count: int) -> list[
     values = []
     for cell in range(1, count + 1):
         entity_id = registry.async_get_entity_id(
-            "sensor", DOMAIN, f"{entry.unique_id}-cell_voltage_{cell}"
+            "sensor", DOMAIN, f"{rs485_device_key(entry.entry_id)}-cell_voltage_{cell}"
         )
         assert entity_id is not None
         state = hass.states.get(entity_id)

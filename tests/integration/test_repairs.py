@@ -40,7 +40,7 @@ async def test_high_wire_resistance_raises_an_issue_until_fixed(
     assert state.state == "on"
     assert state.attributes["cells"] == [5]
     # The user re-seats the wire.
-    device.pack.cells[4].wire_resistance = 0.1
+    device.battery.cells[4].wire_resistance = 0.1
     await next_update(hass)
     assert (
         issue_registry.async_get_issue(

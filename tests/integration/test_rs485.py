@@ -22,7 +22,6 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.jk_balancer.bus import DATA_BUSES
 from custom_components.jk_balancer.const import (
     CONF_BUS_ADDRESS,
     CONF_SERIAL_PORT,
@@ -31,6 +30,7 @@ from custom_components.jk_balancer.const import (
     bus_unique_id,
 )
 from custom_components.jk_balancer.protocol import WIRE_RESISTANCE_LIMIT
+from custom_components.jk_balancer.rs485 import DATA_PORTS, rs485_device_key
 from jk_emulator import VirtualBus
 from tests.integration.conftest import next_update
 
@@ -48,7 +48,7 @@ def bus_entry(bus: VirtualBus, address: int) -> MockConfigEntry:
             CONF_SERIAL_PORT: bus.path,
             CONF_BUS_ADDRESS: address,
         },
-        minor_version=2,
+        minor_version=3,
     )
 
 
@@ -64,9 +64,13 @@ async def setup_bus(hass: HomeAssistant, bus: VirtualBus) -> list[MockConfigEntr
 
 def entity_id(hass: HomeAssistant, platform: str, address: int, key: str) -> str:
     """The entity id of ``key`` of the balancer at ``address``."""
-    port = next(iter(hass.data[DATA_BUSES]))
+    entry = next(
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data.get(CONF_BUS_ADDRESS) == address
+    )
     found = er.async_get(hass).async_get_entity_id(
-        platform, DOMAIN, f"{bus_unique_id(port, address)}-{key}"
+        platform, DOMAIN, f"{rs485_device_key(entry.entry_id)}-{key}"
     )
     assert found is not None, key
     return found
@@ -97,7 +101,7 @@ async def test_two_balancers_share_one_port_with_their_own_entities(
     entries = await setup_bus(hass, virtual_bus)
     assert [entry.state for entry in entries] == [ConfigEntryState.LOADED] * 2
     # One port, opened once, used by both.
-    assert list(hass.data[DATA_BUSES]) == [virtual_bus.path]
+    assert list(hass.data[DATA_PORTS]) == [virtual_bus.path]
     assert open_fds(virtual_bus.path) == fds_before + 1
 
     for address, unit in virtual_bus.units.items():
@@ -246,7 +250,7 @@ async def test_nothing_is_left_open_after_unload(
     assert open_fds(virtual_bus.path) == fds_before + 1
     await hass.config_entries.async_unload(entries[1].entry_id)
     await hass.async_block_till_done()
-    assert hass.data[DATA_BUSES] == {}
+    assert hass.data[DATA_PORTS] == {}
     assert open_fds(virtual_bus.path) == fds_before
     # And it opens again.
     assert await hass.config_entries.async_setup(entries[0].entry_id)
@@ -278,14 +282,14 @@ async def test_a_port_that_cannot_be_opened_retries_setup(
         "No such file or directory"
     )
     # The bus of a port that never opened is not kept.
-    assert hass.data[DATA_BUSES] == {}
+    assert hass.data[DATA_PORTS] == {}
 
 
 async def test_wire_resistance_alarm_is_a_problem_and_a_repair(
     hass: HomeAssistant, virtual_bus: VirtualBus
 ) -> None:
     await setup_bus(hass, virtual_bus)
-    virtual_bus.units[1].pack.cells[4].wire_resistance = WIRE_RESISTANCE_LIMIT * 3
+    virtual_bus.units[1].battery.cells[4].wire_resistance = WIRE_RESISTANCE_LIMIT * 3
     await next_update(hass)
     problem = hass.states.get(
         entity_id(hass, "binary_sensor", 1, "wire_resistance_warning")

@@ -12,13 +12,14 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import pytest
 
-from custom_components.jk_balancer.bus import DATA_BUSES
 from custom_components.jk_balancer.const import (
     CONF_BUS_ADDRESS,
     CONF_SERIAL_PORT,
     CONF_TRANSPORT,
+    CONF_USB_ADAPTER,
     DOMAIN,
 )
+from custom_components.jk_balancer.rs485 import DATA_PORTS
 from jk_emulator import VirtualBus
 from tests.conftest import bus_unit
 from tests.integration.conftest import start_user_flow
@@ -28,7 +29,7 @@ from tests.integration.test_rs485 import bus_entry
 @pytest.fixture(autouse=True)
 def quick_scan() -> Iterator[None]:
     """Empty addresses answer nothing at once on a virtual bus."""
-    with patch("custom_components.jk_balancer.bus_flow.SCAN_REPLY_TIMEOUT", 0.05):
+    with patch("custom_components.jk_balancer.rs485_flow.SCAN_REPLY_TIMEOUT", 0.05):
         yield
 
 
@@ -64,6 +65,8 @@ async def test_scan_finds_both_balancers_and_offers_the_other_one(
         CONF_TRANSPORT: "rs485",
         CONF_SERIAL_PORT: virtual_bus.path,
         CONF_BUS_ADDRESS: 2,
+        # A pseudo-terminal is no USB adapter.
+        CONF_USB_ADAPTER: None,
     }
     await hass.async_block_till_done()
 
@@ -78,7 +81,7 @@ async def test_scan_finds_both_balancers_and_offers_the_other_one(
     assert sorted(entry.data[CONF_BUS_ADDRESS] for entry in entries) == [1, 2]
     assert all(entry.state is ConfigEntryState.LOADED for entry in entries)
     # Both on one port, opened once.
-    assert list(hass.data[DATA_BUSES]) == [virtual_bus.path]
+    assert list(hass.data[DATA_PORTS]) == [virtual_bus.path]
 
 
 async def test_configured_balancers_are_not_offered_again(
@@ -110,7 +113,7 @@ async def test_a_port_that_cannot_be_opened_says_why(
         "port": port,
         "error": "No such file or directory",
     }
-    assert hass.data[DATA_BUSES] == {}
+    assert hass.data[DATA_PORTS] == {}
 
 
 async def test_a_bus_without_balancers_says_so(hass: HomeAssistant) -> None:

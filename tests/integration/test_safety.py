@@ -13,7 +13,7 @@ import pytest
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.jk_balancer.const import CONF_CHEMISTRY
-from jk_emulator import VirtualBalancer
+from jk_emulator import BluetoothBalancer
 from tests.integration.conftest import Proxy, setup_entry
 
 
@@ -29,7 +29,7 @@ async def set_value(hass: HomeAssistant, entity_id: str, value: float) -> None:
 async def refused(
     hass: HomeAssistant,
     proxy: Proxy,
-    device: VirtualBalancer,
+    device: BluetoothBalancer,
     entity_id: str,
     value: float,
 ) -> ServiceValidationError:

@@ -26,10 +26,11 @@ from custom_components.jk_balancer.protocol import (
     parse_command,
     spec_for_register,
 )
-from custom_components.jk_balancer.protocol.commands import (
+from custom_components.jk_balancer.protocol.ble.commands import (
     encode_command,
+    write_command,
 )
-from custom_components.jk_balancer.protocol.decode import (
+from custom_components.jk_balancer.protocol.ble.decode import (
     decode_settings,
 )
 from custom_components.jk_balancer.protocol.settings import Confirmation
@@ -285,7 +286,7 @@ def test_app_writes_are_reproduced_and_read_back(
                     packet.value
                 )
                 continue
-            spec = spec_for_register(protocol, command)
+            spec = spec_for_register(protocol, command.command, len(command.value))
             assert spec is not None
             register = spec.registers[protocol]
             value = register.decode(command.value)
@@ -300,7 +301,7 @@ def test_app_writes_are_reproduced_and_read_back(
                     spec.key, value, protocol, device_info=decoder.device_info
                 )
                 end = 6 + len(command.value)
-                assert ours.command[:end] == packet.value[:end]
+                assert write_command(ours)[:end] == packet.value[:end]
             pending[spec.key] = value
             writes += 1
         elif packet.from_device and packet.opcode == ATT_NOTIFICATION:

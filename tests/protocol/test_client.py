@@ -10,8 +10,8 @@ import bleak_retry_connector
 import pytest
 
 from custom_components.jk_balancer.protocol import (
+    BluetoothClient,
     DeviceConnectionError,
-    JKBalancerClient,
     Protocol,
     SettingOutOfRangeError,
     Snapshot,
@@ -24,15 +24,15 @@ from custom_components.jk_balancer.protocol.errors import (
 )
 from jk_emulator import (
     PROFILES,
-    VirtualBalancer,
+    BluetoothBalancer,
     VirtualRadio,
-    device as device_module,
+    ble as ble_module,
     radio as radio_module,
 )
 from tests.conftest import wait_for
 
-Make = Callable[..., VirtualBalancer]
-Connect = Callable[..., JKBalancerClient]
+Make = Callable[..., BluetoothBalancer]
+Connect = Callable[..., BluetoothClient]
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
@@ -41,7 +41,7 @@ async def test_handshake_gives_a_complete_snapshot(
 ) -> None:
     device = make_device(profile)
     client = connect(device)
-    snapshot = await client.connect()
+    snapshot = await client.read()
     assert client.is_connected
     assert snapshot.protocol is PROFILES[profile].protocol
     assert snapshot.device_info.vendor_id == PROFILES[profile].vendor_id
@@ -50,7 +50,6 @@ async def test_handshake_gives_a_complete_snapshot(
     # The app's handshake: device info first, then settings.
     assert [command[4] for command in device.received[:2]] == [0x97, 0x96]
     assert client.cell_info_age is not None
-    assert client.device_info is snapshot.device_info
 
 
 async def test_password_is_checked_against_the_device(
@@ -60,7 +59,7 @@ async def test_password_is_checked_against_the_device(
     client = connect(device)
     with pytest.raises(NotConnectedError):
         client.verify_password("8642")
-    await client.connect()
+    await client.read()
     assert client.verify_password("8642")
     assert not client.verify_password("1234")
     assert not client.verify_password("")
@@ -70,7 +69,7 @@ async def test_stream_reaches_listeners_until_removed(
     make_device: Make, connect: Connect
 ) -> None:
     client = connect(make_device())
-    await client.connect()
+    await client.read()
     received: list[Snapshot] = []
     remove = client.add_listener(received.append)
     await wait_for(lambda: len(received) >= 3)
@@ -84,10 +83,12 @@ async def test_a_failing_listener_does_not_stop_the_stream(
     make_device: Make, connect: Connect, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = connect(make_device())
-    await client.connect()
+    await client.read()
     logger = Mock()
     # The test harness fails on any logged exception; here the log is the point.
-    monkeypatch.setattr("custom_components.jk_balancer.protocol.client._LOGGER", logger)
+    monkeypatch.setattr(
+        "custom_components.jk_balancer.protocol.ble.receiver._LOGGER", logger
+    )
 
     def broken(_snapshot: Snapshot) -> None:
         raise RuntimeError("listener bug")
@@ -104,7 +105,7 @@ async def test_write_is_confirmed_by_read_back(
 ) -> None:
     device = make_device("jk-b2a24s20p")
     client = connect(device)
-    await client.connect()
+    await client.read()
     settings = await client.write_setting("balance_trigger_voltage", 0.012)
     assert settings.balance_trigger_voltage == 0.012
     assert device.settings.balance_trigger_voltage == pytest.approx(0.012)
@@ -123,7 +124,7 @@ async def test_every_setting_can_be_written(
 ) -> None:
     device = make_device(profile)
     client = connect(device)
-    snapshot = await client.connect()
+    snapshot = await client.read()
     new_values = {
         "balancer_enabled": False,
         "balance_trigger_voltage": 0.01,
@@ -153,7 +154,7 @@ async def test_voltage_calibration_is_confirmed_by_the_pack_voltage(
     make_device: Make, connect: Connect, profile: str
 ) -> None:
     client = connect(make_device(profile))
-    snapshot = await client.connect()
+    snapshot = await client.read()
     target = round(snapshot.cell_info.total_voltage * 1.02, 2)
     await client.write_setting("voltage_calibration", target)
     assert client.snapshot is not None
@@ -165,7 +166,7 @@ async def test_out_of_range_value_sends_nothing(
 ) -> None:
     device = make_device()
     client = connect(device)
-    await client.connect()
+    await client.read()
     before = list(device.received)
     with pytest.raises(SettingOutOfRangeError):
         await client.write_setting("max_balance_current", 3.0)  # JK-B2A16S: 2 A
@@ -179,7 +180,7 @@ async def test_a_write_the_device_does_not_take_is_an_error(
     device = make_device()
     device.refuse_writes()
     client = connect(device)
-    await client.connect()
+    await client.read()
     with pytest.raises(WriteNotConfirmedError) as caught:
         await client.write_setting("balance_trigger_voltage", 0.02)
     assert caught.value.placeholders == {
@@ -205,7 +206,7 @@ async def test_link_lost_mid_frame_during_a_write(
 ) -> None:
     device = make_device()
     client = connect(device)
-    await client.connect()
+    await client.read()
     lost = asyncio.Event()
     client.add_disconnect_listener(lost.set)
     device.drop_link(mid_frame=True)
@@ -215,7 +216,7 @@ async def test_link_lost_mid_frame_during_a_write(
     assert not client.is_connected
     assert not radio.connections
     # A partial frame from the lost link never completes into a new one.
-    snapshot = await client.connect()
+    snapshot = await client.read()
     assert snapshot.settings.balance_trigger_voltage in (0.005, 0.01)
     assert client.stats.bad_checksum == 0
 
@@ -228,11 +229,11 @@ async def test_link_lost_during_the_handshake_leaves_nothing_behind(
     client = connect(device)
     tasks_before = asyncio.all_tasks()
     with pytest.raises(NotConnectedError):
-        await client.connect()
+        await client.read()
     assert not radio.connections
     assert device.link is None
     assert asyncio.all_tasks() == tasks_before
-    await client.connect()
+    await client.read()
     assert client.is_connected
 
 
@@ -243,7 +244,7 @@ async def test_silent_device_times_out_and_is_disconnected(
     device.go_silent(60)
     client = connect(device)
     with pytest.raises(DeviceTimeoutError, match="device_info"):
-        await client.connect()
+        await client.read()
     assert not radio.connections
 
 
@@ -252,7 +253,7 @@ async def test_corrupt_frames_are_dropped_and_counted(
 ) -> None:
     device = make_device()
     client = connect(device)
-    await client.connect()
+    await client.read()
     device.corrupt_frames(1.0)
     received: list[Snapshot] = []
     client.add_listener(received.append)
@@ -267,7 +268,7 @@ async def test_garbage_in_the_stream_is_ignored(
 ) -> None:
     device = make_device()
     client = connect(device)
-    await client.connect()
+    await client.read()
     device.send_garbage(200)
     received: list[Snapshot] = []
     client.add_listener(received.append)
@@ -280,14 +281,14 @@ async def test_reboot_drops_the_link_and_retries_bridge_it(
 ) -> None:
     device = make_device()
     client = connect(device)
-    first = await client.connect()
+    first = await client.read()
     lost = asyncio.Event()
     client.add_disconnect_listener(lost.set)
     device.reboot(downtime=0.05)
     assert lost.is_set()
     assert not device.available
     attempts = radio.connection_attempts
-    second = await client.connect()
+    second = await client.read()
     assert radio.connection_attempts > attempts + 1  # refused while rebooting
     assert second.device_info.power_on_count == first.device_info.power_on_count + 1
 
@@ -297,7 +298,7 @@ async def test_device_switched_off_while_connected(
 ) -> None:
     device = make_device()
     client = connect(device)
-    await client.connect()
+    await client.read()
     device.set_powered(False)
     assert not client.is_connected
     assert not radio.connections
@@ -314,7 +315,7 @@ async def test_connection_failure_is_a_device_connection_error(
     monkeypatch.setattr(bleak_retry_connector, "establish_connection", unreachable)
     client = connect(make_device())
     with pytest.raises(DeviceConnectionError, match="JK-B2A16S: not found"):
-        await client.connect()
+        await client.read()
 
 
 async def test_device_with_frames_no_layout_explains(
@@ -323,7 +324,7 @@ async def test_device_with_frames_no_layout_explains(
     # Forcing the wrong layout makes every cell-info frame implausible.
     client = connect(make_device(), protocol=Protocol.JK02_24S)
     with pytest.raises(UnsupportedDeviceError):
-        await client.connect()
+        await client.read()
     assert not client.is_connected
     assert client.rejected_frames > 0
 
@@ -335,7 +336,7 @@ async def test_device_without_the_jk_service(
     monkeypatch.setattr(radio_module, "_build_services", lambda _two: empty())
     client = connect(make_device())
     with pytest.raises(UnsupportedDeviceError, match="FFE0"):
-        await client.connect()
+        await client.read()
     assert not client.is_connected
 
 
@@ -344,22 +345,22 @@ async def test_stream_started_by_a_second_settings_request(
 ) -> None:
     """Some firmware streams only after a repeated 0x96."""
     device = make_device()
-    original = VirtualBalancer.receive
+    original = BluetoothBalancer.receive
     settings_requests = 0
 
-    def receive(self: VirtualBalancer, link: device_module.Link, data: bytes) -> None:
+    def receive(self: BluetoothBalancer, link: ble_module.Link, data: bytes) -> None:
         nonlocal settings_requests
         if data[4] == 0x96:
             settings_requests += 1
             if settings_requests == 1:
                 link.requested.discard(0x96)
-                self._answer(link, device_module.SETTINGS_DELAY, self._settings_frame)
+                self._answer(link, ble_module.SETTINGS_DELAY, self._settings_frame)
                 return
         original(self, link, data)
 
-    monkeypatch.setattr(VirtualBalancer, "receive", receive)
+    monkeypatch.setattr(BluetoothBalancer, "receive", receive)
     client = connect(device, stream_timeout=0.1)
-    snapshot = await client.connect()
+    snapshot = await client.read()
     assert settings_requests == 2
     assert snapshot.cell_info.cell_count == 16
 
@@ -369,8 +370,8 @@ async def test_connect_twice_reuses_the_link(
 ) -> None:
     device = make_device()
     client = connect(device)
-    first = await client.connect()
-    second = await client.connect()
+    first = await client.read()
+    second = await client.read()
     assert second.device_info == first.device_info
     assert [command[4] for command in device.received].count(0x97) == 1
 
@@ -381,7 +382,7 @@ async def test_set_ble_device_is_used_for_the_next_connection(
     client = connect(make_device())
     other = make_device("jk-b2a4s")
     client.set_ble_device(radio.ble_device(other.address))
-    snapshot = await client.connect()
+    snapshot = await client.read()
     assert snapshot.device_info.vendor_id == "JK-B2A4S"
     assert client.address == other.address
     assert client.name == "JK-B2A4S"

@@ -15,8 +15,9 @@ from custom_components.jk_balancer.protocol import (
     parse_command,
     setting_limits,
 )
-from custom_components.jk_balancer.protocol.commands import (
+from custom_components.jk_balancer.protocol.ble.commands import (
     encode_command,
+    write_command,
 )
 from custom_components.jk_balancer.protocol.errors import (
     SettingNotSupportedError,
@@ -109,9 +110,9 @@ def test_read_requests_match_the_apps() -> None:
 def test_setting_commands(
     key: str, value: float, protocol: Protocol, wire: str
 ) -> None:
-    command = prepare_write(
-        key, value, protocol, device_info=device("JK-B2A24S")
-    ).command
+    command = write_command(
+        prepare_write(key, value, protocol, device_info=device("JK-B2A24S"))
+    )
     assert len(command) == 20
     assert command.hex().startswith("aa5590eb" + wire)
     assert command[4 + len(wire) // 2 : 19] == bytes(19 - 4 - len(wire) // 2)
@@ -123,7 +124,7 @@ def test_calibration_commands() -> None:
     write = prepare_write(
         "voltage_calibration", 15.0, Protocol.JK02_32S, cell_info=cells(15.2)
     )
-    assert write.command.hex().startswith("aa5590eb6404983a0000")
+    assert write_command(write).hex().startswith("aa5590eb6404983a0000")
     # JK04 takes its ADC reference, scaled by measured / reported pack voltage.
     write = prepare_write(
         "voltage_calibration",
@@ -133,7 +134,7 @@ def test_calibration_commands() -> None:
         cell_info=cells(13.4, Protocol.JK04),
     )
     register = SETTING_SPECS["voltage_calibration"].registers[Protocol.JK04]
-    assert register.decode(write.command[6:10]) == pytest.approx(
+    assert register.decode(write_command(write)[6:10]) == pytest.approx(
         3.0 * 13.6 / 13.4, rel=1e-6
     )
 
@@ -201,7 +202,7 @@ def test_limits_follow_the_model() -> None:
 def test_values_snap_to_the_settings_resolution() -> None:
     write = prepare_write("balance_trigger_voltage", 0.0050004, Protocol.JK02_24S)
     assert write.value == 0.005
-    assert write.command[6:10] == (5).to_bytes(4, "little")
+    assert write_command(write)[6:10] == (5).to_bytes(4, "little")
 
 
 def test_unknown_and_unsupported_settings() -> None:

@@ -23,17 +23,17 @@ from custom_components.jk_balancer.protocol import (
     decode_cell_info,
     decode_device_info,
     detect_protocol,
-    redact_passcodes,
 )
-from custom_components.jk_balancer.protocol.decode import (
+from custom_components.jk_balancer.protocol.ble.decode import (
     candidate_protocols,
     decode_settings,
+    redact_passcodes,
+)
+from custom_components.jk_balancer.protocol.checksum import (
+    checksum,
 )
 from custom_components.jk_balancer.protocol.errors import (
     ImplausibleFrameError,
-)
-from custom_components.jk_balancer.protocol.frame import (
-    checksum,
 )
 from custom_components.jk_balancer.protocol.model import DeviceInfo
 from jk_tools.captures import capture_files, load_frames

@@ -11,11 +11,11 @@ from custom_components.jk_balancer.protocol import (
     Frame,
     FrameAssembler,
 )
-from custom_components.jk_balancer.protocol.const import FRAME_LENGTH
-from custom_components.jk_balancer.protocol.frame import (
+from custom_components.jk_balancer.protocol.checksum import (
     checksum,
 )
-from jk_emulator.device import TRAILER
+from custom_components.jk_balancer.protocol.const import FRAME_LENGTH
+from jk_emulator.ble import TRAILER
 
 
 def make_frame(frame_type: int = 0x02, fill: int = 0x11, counter: int = 0) -> bytes:

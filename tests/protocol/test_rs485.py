@@ -11,10 +11,11 @@ import pytest
 from custom_components.jk_balancer.protocol import (
     BalancingStatus,
     FrameError,
-    JKRs485Client,
+    LinkClosedError,
     PortError,
     Protocol,
-    Rs485Bus,
+    Rs485Client,
+    Rs485Port,
     SettingOutOfRangeError,
     UnsafeSettingError,
     WriteNotConfirmedError,
@@ -24,17 +25,17 @@ from custom_components.jk_balancer.protocol import (
     encode_rs485_request,
     parse_rs485_request,
 )
+from custom_components.jk_balancer.protocol.checksum import checksum
 from custom_components.jk_balancer.protocol.errors import (
     DeviceTimeoutError,
     ImplausibleFrameError,
     SettingNotSupportedError,
 )
-from custom_components.jk_balancer.protocol.frame import checksum
-from custom_components.jk_balancer.protocol.rs485 import REPLY
+from custom_components.jk_balancer.protocol.rs485.codec import REPLY
 from jk_emulator import VirtualBus
-from jk_emulator.bus import reply_values
+from jk_emulator.rs485_bus import reply_values
 from jk_tools.captures import read_rs485
-from tests.conftest import bus_unit
+from tests.conftest import bus_unit, wait_for
 
 CAPTURE = "rs485/JK-B1A24S_dz-series_rs485_17cells.txt"
 
@@ -55,9 +56,9 @@ def resealed(raw: bytes | bytearray) -> bytes:
 
 
 @pytest.fixture
-async def bus(virtual_bus: VirtualBus) -> AsyncIterator[Rs485Bus]:
+async def bus(virtual_bus: VirtualBus) -> AsyncIterator[Rs485Port]:
     """The port of the virtual bus, closed afterwards."""
-    port = Rs485Bus(virtual_bus.path, reply_timeout=0.2)
+    port = Rs485Port(virtual_bus.path, reply_timeout=0.2)
     yield port
     await port.close()
 
@@ -162,21 +163,21 @@ def test_requests_are_checked_like_the_device_does() -> None:
 
 
 async def test_two_balancers_share_the_bus(
-    virtual_bus: VirtualBus, bus: Rs485Bus
+    virtual_bus: VirtualBus, bus: Rs485Port
 ) -> None:
-    first, second = JKRs485Client(bus, 1), JKRs485Client(bus, 2)
+    first, second = Rs485Client(bus, 1), Rs485Client(bus, 2)
     one, two = await first.read(), await second.read()
     assert one.cell_info.cell_voltages != two.cell_info.cell_voltages
     assert one.cell_info.cell_count == two.cell_info.cell_count == 16
     # Nobody answers at an address without a balancer.
     with pytest.raises(DeviceTimeoutError):
-        await JKRs485Client(bus, 9).read()
+        await Rs485Client(bus, 9).read()
 
 
 async def test_a_write_is_confirmed_and_leaves_the_neighbour_alone(
-    virtual_bus: VirtualBus, bus: Rs485Bus
+    virtual_bus: VirtualBus, bus: Rs485Port
 ) -> None:
-    first, second = JKRs485Client(bus, 1), JKRs485Client(bus, 2)
+    first, second = Rs485Client(bus, 1), Rs485Client(bus, 2)
     await first.read()
     before = await second.read()
     settings = await first.write_setting("balance_trigger_voltage", 0.007)
@@ -189,9 +190,9 @@ async def test_a_write_is_confirmed_and_leaves_the_neighbour_alone(
 
 
 async def test_refused_writes_send_nothing(
-    virtual_bus: VirtualBus, bus: Rs485Bus
+    virtual_bus: VirtualBus, bus: Rs485Port
 ) -> None:
-    client = JKRs485Client(bus, 1)
+    client = Rs485Client(bus, 1)
     await client.read()
     sent = len(virtual_bus.received)
     with pytest.raises(SettingOutOfRangeError):
@@ -207,18 +208,18 @@ async def test_refused_writes_send_nothing(
 
 
 async def test_a_write_the_device_ignores_is_reported(
-    virtual_bus: VirtualBus, bus: Rs485Bus
+    virtual_bus: VirtualBus, bus: Rs485Port
 ) -> None:
     virtual_bus.units[2].refuse_writes()
-    client = JKRs485Client(bus, 2)
+    client = Rs485Client(bus, 2)
     await client.read()
     with pytest.raises(WriteNotConfirmedError) as caught:
         await client.write_setting("max_balance_current", 1.0)
     assert caught.value.placeholders["held"] == "2"
 
 
-async def test_silence_then_recovery(virtual_bus: VirtualBus, bus: Rs485Bus) -> None:
-    client = JKRs485Client(bus, 1)
+async def test_silence_then_recovery(virtual_bus: VirtualBus, bus: Rs485Port) -> None:
+    client = Rs485Client(bus, 1)
     await client.read()
     virtual_bus.go_silent(60)
     with pytest.raises(DeviceTimeoutError):
@@ -228,21 +229,21 @@ async def test_silence_then_recovery(virtual_bus: VirtualBus, bus: Rs485Bus) -> 
 
 
 async def test_corrupted_replies_are_never_taken(
-    virtual_bus: VirtualBus, bus: Rs485Bus
+    virtual_bus: VirtualBus, bus: Rs485Port
 ) -> None:
     virtual_bus.corrupt_replies(1.0)
     with pytest.raises(DeviceTimeoutError):
-        await JKRs485Client(bus, 1).read()
+        await Rs485Client(bus, 1).read()
     assert bus.corrupt_replies >= 2  # the first attempt and the retry
     virtual_bus.corrupt_replies(0.0)
-    await JKRs485Client(bus, 1).read()
+    await Rs485Client(bus, 1).read()
 
 
 async def test_a_second_master_on_the_line_does_not_confuse_the_client(
-    virtual_bus: VirtualBus, bus: Rs485Bus
+    virtual_bus: VirtualBus, bus: Rs485Port
 ) -> None:
     virtual_bus.second_master(0.02)
-    client = JKRs485Client(bus, 2)
+    client = Rs485Client(bus, 2)
     readings = [await client.read() for _ in range(20)]
     assert all(reading.cell_info.cell_count == 16 for reading in readings)
     assert virtual_bus.collisions > 0
@@ -250,19 +251,37 @@ async def test_a_second_master_on_the_line_does_not_confuse_the_client(
 
 
 async def test_a_missing_port_is_a_clear_error(tmp_path: Path) -> None:
-    bus = Rs485Bus(os.fspath(tmp_path / "ttyUSB9"))
+    bus = Rs485Port(os.fspath(tmp_path / "ttyUSB9"))
     with pytest.raises(PortError) as caught:
-        await JKRs485Client(bus, 1).read()
+        await Rs485Client(bus, 1).read()
     assert caught.value.translation_key == "port_unavailable"
     assert caught.value.placeholders["port"].endswith("ttyUSB9")
 
 
-async def test_a_port_that_goes_away_fails_the_request_and_reopens(
-    virtual_bus: VirtualBus, bus: Rs485Bus
+async def test_a_port_that_goes_away_is_opened_again_by_the_next_request(
+    virtual_bus: VirtualBus, bus: Rs485Port
 ) -> None:
-    client = JKRs485Client(bus, 1)
+    client = Rs485Client(bus, 1)
     await client.read()
-    await bus.close()
-    assert not bus.is_open
+    # As when the adapter drops out: the transport ends under the port.
+    transport = bus._transport
+    assert transport is not None
+    transport.close()
+    await wait_for(lambda: not bus.is_open)
     await client.read()
     assert bus.is_open
+
+
+async def test_a_closed_port_opens_nothing_again(
+    virtual_bus: VirtualBus, bus: Rs485Port
+) -> None:
+    client = Rs485Client(bus, 1)
+    await client.read()
+    await bus.close()
+    with pytest.raises(LinkClosedError):
+        await client.read()
+    assert not bus.is_open
+    sent = len(virtual_bus.received)
+    with pytest.raises(LinkClosedError):
+        await client.write_setting("balance_trigger_voltage", 0.007)
+    assert len(virtual_bus.received) == sent

@@ -264,14 +264,14 @@ async def test_monitor_json(capsys: pytest.CaptureFixture[str]) -> None:
 async def test_monitor_ends_when_the_link_is_lost(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = live.VirtualBalancer
+    original = live.BluetoothBalancer
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
         device = original(*args, **kwargs)
         device.drop_link(mid_frame=True)
         return device
 
-    monkeypatch.setattr(live, "VirtualBalancer", flaky)
+    monkeypatch.setattr(live, "BluetoothBalancer", flaky)
     status, _, err = await run(capsys, "read", "--emulator", "jk-b2a16s")
     assert status == 1
     assert "disconnected" in err or "connection lost" in err

@@ -5,23 +5,30 @@ Everything the integration, the virtual balancer and the tools use is exported
 here; they do not reach into the modules.
 """
 
-from .advertisement import is_jk_advertisement
 from .analysis import (
     DEFAULT_IMBALANCE_HOLD,
     BalancingStatus,
-    Chemistry,
     Drift,
     DriftTracker,
     ImbalanceWatch,
     balancing_status,
     default_imbalance_threshold,
-    infer_chemistry,
 )
-from .bus import JKRs485Client, Rs485Bus
+from .ble.advertisement import is_jk_advertisement
+from .ble.cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info, decode_cell_info
+from .ble.client import BluetoothClient
+from .ble.commands import encode_request, parse_command
+from .ble.decode import FrameDecoder, decode_device_info, detect_protocol
+from .ble.frame import Frame, FrameAssembler
+from .ble.layouts import (
+    CELL_INFO_LAYOUTS,
+    DEVICE_INFO,
+    SETTINGS_LAYOUTS,
+    encode_frame,
+)
 from .cascade import CascadedPack, cascade
-from .cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info, decode_cell_info
-from .client import JKBalancerClient
-from .commands import Command, encode_request, parse_command
+from .chemistry import Chemistry, infer_chemistry
+from .client import BalancerClient
 from .const import (
     BLUETOOTH_PROTOCOLS,
     CHARACTERISTIC_UUID,
@@ -32,16 +39,11 @@ from .const import (
     Protocol,
     Request,
 )
-from .decode import (
-    FrameDecoder,
-    decode_device_info,
-    detect_protocol,
-    redact_passcodes,
-)
 from .errors import (
     DeviceConnectionError,
     FrameError,
     JKError,
+    LinkClosedError,
     PortError,
     ProtocolDetectionError,
     SettingError,
@@ -50,17 +52,23 @@ from .errors import (
     UnsupportedDeviceError,
     WriteNotConfirmedError,
 )
-from .frame import Frame, FrameAssembler
-from .layouts import CELL_INFO_LAYOUTS, DEVICE_INFO, SETTINGS_LAYOUTS, encode_frame
 from .model import CellInfo, DeviceInfo, Settings, Snapshot
-from .rs485 import (
+from .rs485.client import Rs485Client
+from .rs485.codec import (
+    BAUD_RATE as RS485_BAUD_RATE,
     BUS_ADDRESSES,
+    READ_ALL as RS485_READ_ALL,
+    REPLY_LENGTH as RS485_REPLY_LENGTH,
+    REQUEST_HEADER as RS485_REQUEST_HEADER,
+    REQUEST_LENGTH as RS485_REQUEST_LENGTH,
     decode_rs485_reply,
     encode_rs485_reply,
     encode_rs485_request,
     parse_rs485_request,
 )
+from .rs485.port import Rs485Port
 from .settings import (
+    BALANCE_TRIGGER_VOLTAGE,
     SETTING_SPECS,
     Confirmation,
     Limits,
@@ -71,6 +79,7 @@ from .settings import (
 from .writes import check_plausible, held_value, setting_limits, validate_write
 
 __all__ = [
+    "BALANCE_TRIGGER_VOLTAGE",
     "BLUETOOTH_PROTOCOLS",
     "BUS_ADDRESSES",
     "CELL_INFO_LAYOUTS",
@@ -79,15 +88,21 @@ __all__ = [
     "DEFAULT_IMBALANCE_HOLD",
     "DEFAULT_PASSCODE",
     "DEVICE_INFO",
+    "RS485_BAUD_RATE",
+    "RS485_READ_ALL",
+    "RS485_REPLY_LENGTH",
+    "RS485_REQUEST_HEADER",
+    "RS485_REQUEST_LENGTH",
     "SERVICE_UUID",
     "SETTINGS_LAYOUTS",
     "SETTING_SPECS",
     "WIRE_RESISTANCE_LIMIT",
+    "BalancerClient",
     "BalancingStatus",
+    "BluetoothClient",
     "CascadedPack",
     "CellInfo",
     "Chemistry",
-    "Command",
     "Confirmation",
     "DeviceConnectionError",
     "DeviceInfo",
@@ -99,15 +114,15 @@ __all__ = [
     "FrameError",
     "FrameType",
     "ImbalanceWatch",
-    "JKBalancerClient",
     "JKError",
-    "JKRs485Client",
     "Limits",
+    "LinkClosedError",
     "PortError",
     "Protocol",
     "ProtocolDetectionError",
     "Request",
-    "Rs485Bus",
+    "Rs485Client",
+    "Rs485Port",
     "SettingError",
     "SettingOutOfRangeError",
     "SettingSpec",
@@ -135,7 +150,6 @@ __all__ = [
     "is_jk_advertisement",
     "parse_command",
     "parse_rs485_request",
-    "redact_passcodes",
     "setting_limits",
     "spec_for_register",
     "validate_write",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
-from .model import CellInfo, Snapshot
+from .model import Snapshot
 
 
 class BalancingStatus(StrEnum):
@@ -57,36 +57,6 @@ def balancing_status(snapshot: Snapshot) -> BalancingStatus | None:
         ),
     )
     return next((status for applies, status in reasons if applies), None)
-
-
-class Chemistry(StrEnum):
-    """Cell chemistry, as the JK app's battery-type presets name it."""
-
-    LFP = "lfp"
-    NCM = "ncm"
-    LTO = "lto"
-
-    @property
-    def full_voltage(self) -> float:
-        """Cell over-charge voltage of the JK presets: no cell goes above it."""
-        return _FULL_VOLTAGE[self]
-
-
-_FULL_VOLTAGE: Final = {Chemistry.NCM: 4.2, Chemistry.LFP: 3.6, Chemistry.LTO: 2.7}
-
-
-def infer_chemistry(cell_info: CellInfo) -> Chemistry:
-    """The chemistry the cells' voltages suggest (the user can correct it).
-
-    Above an LFP cell's full voltage only NCM cells go; LTO cells stay below
-    where an LFP cell is empty. In between, LFP (the common case on solar).
-    """
-    highest = cell_info.max_cell_voltage
-    if highest is not None and highest > Chemistry.LFP.full_voltage + 0.05:
-        return Chemistry.NCM
-    if highest is not None and highest < 2.5:
-        return Chemistry.LTO
-    return Chemistry.LFP
 
 
 # The vendors' advice: trigger 5 mV for 50 Ah and more, 10 mV below; a pack

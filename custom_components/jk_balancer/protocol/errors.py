@@ -110,6 +110,12 @@ class NotConnectedError(DeviceConnectionError):
     translation_key = "not_connected"
 
 
+class LinkClosedError(NotConnectedError):
+    """The client was closed (its owner is gone): it opens nothing any more."""
+
+    translation_key = "link_closed"
+
+
 class PortError(DeviceConnectionError):
     """A serial port cannot be opened or used (unplugged, in use, no access)."""
 

@@ -2,11 +2,13 @@
 
 A :class:`SettingSpec` names a field of :class:`Settings` and says how it is
 written on each layout (register, encoding, scale), what it accepts (range and
-step, narrowed by the device's model), how users are shown it (unit, such as
-millivolts for the trigger delta) and how a write is confirmed. The number and
-switch entities, the CLI's ``set`` and the virtual balancer all read these
-definitions; nothing about a setting is restated elsewhere. How a value is
-checked before it is written is in :mod:`.writes`.
+step, narrowed by the device's model), what a device may report holding (the
+frames' plausibility check), its usual value, how users are shown it (unit,
+such as millivolts for the trigger delta) and how a write is confirmed. The
+number and switch entities, the frame layouts, the CLI's ``set`` and the
+virtual balancer all read these definitions; nothing about a setting is
+restated elsewhere. How a value is checked before it is written is in
+:mod:`.writes`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import struct
 from types import MappingProxyType
 from typing import Final
 
-from .commands import Command
 from .const import Protocol
 from .errors import UnknownSettingError
 from .model import Settings
@@ -92,7 +93,10 @@ class SettingSpec:
     """A writable setting of the balancer; ``key`` is its Settings field.
 
     Values are in ``unit`` (SI, as in :class:`Settings`); users see them in
-    ``display_unit``, ``display_scale`` times larger.
+    ``display_unit``, ``display_scale`` times larger. ``ranges`` is what each
+    layout accepts in a write; ``reported`` what a device may hold (set by the
+    app or the factory), beyond which a decoded value is impossible.
+    ``default`` is the usual value (the vendors' advice where they give one).
     """
 
     key: str
@@ -101,6 +105,8 @@ class SettingSpec:
     step: float
     registers: Mapping[Protocol, Register]
     ranges: Mapping[Protocol, tuple[float, float]]
+    reported: tuple[float, float]
+    default: float
     confirmation: Confirmation = Confirmation.READ_BACK
     description: str = field(default="", compare=False)
     display_unit: str | None = None
@@ -166,6 +172,8 @@ BALANCER_ENABLED: Final = SettingSpec(
         Register(0x6C, Encoding.UINT8), Register(0x1F, _U32), Register(0xF6, _BE16)
     ),
     _by_family((0, 1), (0, 1), (0, 1)),
+    reported=(0, 1),
+    default=1,
     description="Balancer on/off",
 )
 BALANCE_TRIGGER_VOLTAGE: Final = SettingSpec(
@@ -179,6 +187,9 @@ BALANCE_TRIGGER_VOLTAGE: Final = SettingSpec(
         Register(0xF2, _BE16, _MILLI),
     ),
     _by_family((0.001, 1.0), (0.003, 1.0), (0.002, 1.0)),
+    reported=(0.001, 1.0),
+    # The vendors' advice for packs of 50 Ah and more (10 mV below).
+    default=0.005,
     description="Cell voltage difference above which balancing starts",
     # The manuals speak of 5 and 10 mV, like the cell difference sensor.
     display_unit="mV",
@@ -195,6 +206,9 @@ BALANCE_START_VOLTAGE: Final = SettingSpec(
         Protocol.JK02_32S: Register(0x22, _U32, _MILLI),
     },
     _by_family((1.0, 4.5), (1.2, 4.25)),
+    reported=(0.0, 5.0),
+    # The LFP and NCM presets of the JK app.
+    default=3.0,
     description="Balancing only when the highest cell is above this voltage",
 )
 MAX_BALANCE_CURRENT: Final = SettingSpec(
@@ -209,6 +223,8 @@ MAX_BALANCE_CURRENT: Final = SettingSpec(
     ),
     # RS485 takes from 30 mA; the entity's 0.1 A steps start at 0.1 A.
     _by_family((0.1, 5.0), (0.1, 5.0), (0.1, 2.0)),
+    reported=(0.01, 10.0),
+    default=2.0,
     description="Balance current (the model's rating is the upper limit)",
 )
 CELL_COUNT: Final = SettingSpec(
@@ -225,6 +241,9 @@ CELL_COUNT: Final = SettingSpec(
         Protocol.JK02_32S: (2, 32),
         Protocol.DZ_RS485: (2, 24),
     },
+    reported=(1, 32),
+    # The JK-B2A16S, and the 48 V LFP packs most owners build.
+    default=16,
     description="Number of cells wired to the balancer",
 )
 POWER_OFF_VOLTAGE: Final = SettingSpec(
@@ -234,6 +253,8 @@ POWER_OFF_VOLTAGE: Final = SettingSpec(
     0.01,
     _by_family(Register(0x20, _F32), Register(0x0B, _U32, _MILLI)),
     _by_family((1.2, 4.25), (1.2, 4.25)),
+    reported=(0.0, 5.0),
+    default=2.5,
     description="Cell voltage below which the device switches off",
 )
 VOLTAGE_CALIBRATION: Final = SettingSpec(
@@ -249,7 +270,10 @@ VOLTAGE_CALIBRATION: Final = SettingSpec(
     },
     # Replaced per device by a window around the voltage it measures now.
     _by_family((1.0, 160.0), (1.0, 160.0)),
-    Confirmation.PACK_VOLTAGE,
+    # What JK04 reports: its ADC reference voltage (3.0 V from the factory).
+    reported=(0.5, 10.0),
+    default=3.0,
+    confirmation=Confirmation.PACK_VOLTAGE,
     description="Pack voltage measured with a meter",
 )
 BATTERY_CAPACITY: Final = SettingSpec(
@@ -259,6 +283,8 @@ BATTERY_CAPACITY: Final = SettingSpec(
     1,
     _by_family(None, Register(0x20, _U32, _MILLI)),
     _by_family(None, (1, 2000)),
+    reported=(0.0, 20000.0),
+    default=100,
     description="Nominal battery capacity",
 )
 
@@ -291,14 +317,16 @@ def get_spec(key: str) -> SettingSpec:
         ) from None
 
 
-def spec_for_register(protocol: Protocol, command: Command) -> SettingSpec | None:
-    """The setting a write command addresses on ``protocol``, if any."""
+def spec_for_register(
+    protocol: Protocol, address: int, size: int
+) -> SettingSpec | None:
+    """The setting written at ``address`` with ``size`` bytes on ``protocol``."""
     for spec in SETTING_SPECS.values():
         register = spec.registers.get(protocol)
         if (
             register is not None
-            and register.address == command.command
-            and register.encoding.size == len(command.value)
+            and register.address == address
+            and register.encoding.size == size
         ):
             return spec
     return None

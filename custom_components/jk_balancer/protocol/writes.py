@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import math
 from typing import Final
 
-from .analysis import Chemistry, infer_chemistry
-from .commands import encode_command
+from .chemistry import Chemistry, infer_chemistry
 from .const import Protocol
 from .errors import (
     SettingNotSupportedError,
@@ -114,11 +113,6 @@ class PreparedWrite:
     value: float
     register: Register
     payload: bytes
-
-    @property
-    def command(self) -> bytes:
-        """The 20-byte Bluetooth command."""
-        return encode_command(self.register.address, self.payload)
 
 
 def prepare_write(

@@ -21,6 +21,7 @@ import voluptuous as vol
 from jk_emulator import (
     BUS_PROFILES,
     PROFILES,
+    BluetoothBalancer,
     VirtualBalancer,
     VirtualBus,
     VirtualRadio,
@@ -70,7 +71,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     conf: dict[str, Any] = config[DOMAIN]
     radio = VirtualRadio(slots=conf["slots"], source="0A:00:00:00:00:01")
     for number, options in enumerate(conf["devices"], 1):
-        device = VirtualBalancer(
+        device = BluetoothBalancer(
             PROFILES[options["profile"]],
             address=f"C8:47:80:0D:E0:{number:02X}",
             name=options.get("name"),

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..checksum import checksum
+from ..const import FRAME_LENGTH, FrameType, Protocol
+from ..errors import FrameError, ImplausibleFrameError, ProtocolDetectionError
+from ..model import CellInfo, DeviceInfo, Settings
 from .cell_info import CheckedCellInfo, check_cell_info
-from .const import FRAME_LENGTH, FrameType, Protocol
-from .errors import FrameError, ImplausibleFrameError, ProtocolDetectionError
-from .frame import Frame, checksum
+from .frame import Frame
 from .layouts import DEVICE_INFO, PASSCODE_FIELDS, SETTINGS_LAYOUTS
-from .model import CellInfo, DeviceInfo, Settings
 
 DecodedFrame = DeviceInfo | Settings | CellInfo
 

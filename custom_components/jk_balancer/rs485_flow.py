@@ -4,15 +4,21 @@ A port is picked from those Home Assistant's host has (or typed: a path or a
 ``socket://host:port`` gateway) or found by USB discovery; addresses 1 to 15
 are scanned, and each balancer found becomes its own entry: the one the user
 picks at once, the others as discovered devices to add with one click.
+
+A port is stored in its stable form (the by-id link), and a balancer already
+set up is recognised on its adapter however the path is spelled, so it cannot
+be added twice. When USB discovery finds a known adapter at a new path, the
+entries on it follow.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components.usb import get_serial_by_id, human_readable_device_name
+from homeassistant.components.usb import human_readable_device_name
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
 )
@@ -22,19 +28,21 @@ from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
+    TextSelector,
 )
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from serial.tools import list_ports
 import voluptuous as vol
 
-from .bus import async_acquire_bus, async_release_bus
 from .const import (
     CONF_BUS_ADDRESS,
     CONF_SERIAL_PORT,
     CONF_TRANSPORT,
+    CONF_USB_ADAPTER,
     DOMAIN,
     Transport,
     bus_unique_id,
+    entry_transport,
 )
 from .protocol import (
     BUS_ADDRESSES,
@@ -43,6 +51,14 @@ from .protocol import (
     PortError,
     Snapshot,
     decode_rs485_reply,
+)
+from .rs485 import (
+    async_acquire_port,
+    async_release_port,
+    port_key,
+    stable_port,
+    usb_adapter,
+    usb_identity,
 )
 
 # A scan asks each address once; a balancer answers in about 0.1 s.
@@ -63,9 +79,7 @@ class Rs485Steps(ConfigFlow):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            port = await self.hass.async_add_executor_job(
-                get_serial_by_id, user_input[CONF_SERIAL_PORT]
-            )
+            port = await self._async_stable(user_input[CONF_SERIAL_PORT])
             result = await self._async_scan(port, errors, placeholders)
             if result is not None:
                 return result
@@ -102,22 +116,45 @@ class Rs485Steps(ConfigFlow):
         )
 
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
-        """A USB RS485 adapter was plugged in: offer to scan it."""
-        port = await self.hass.async_add_executor_job(
-            get_serial_by_id, discovery_info.device
-        )
+        """A USB RS485 adapter was plugged in: follow it, or offer to scan it."""
+        port = await self._async_stable(discovery_info.device)
         await self.async_set_unique_id(port)
         self._abort_if_unique_id_configured()
-        if any(
-            entry.data.get(CONF_SERIAL_PORT) == port
-            for entry in self._async_current_entries(include_ignore=False)
+        if discovery_info.serial_number and self._async_follow_adapter(
+            usb_identity(
+                discovery_info.vid, discovery_info.pid, discovery_info.serial_number
+            ),
+            port,
         ):
             return self.async_abort(reason="already_configured")
+        key = await self.hass.async_add_executor_job(port_key, port)
+        for entry in self._bus_entries():
+            if await self._async_port_key(entry) == key:
+                return self.async_abort(reason="already_configured")
         self._port = port
         self.context["title_placeholders"] = {
             "name": discovery_info.description or port
         }
         return await self.async_step_usb_confirm()
+
+    def _async_follow_adapter(self, adapter: str, port: str) -> list[ConfigEntry]:
+        """Entries on ``adapter``; those stored at another path move to ``port``."""
+        entries = [
+            entry
+            for entry in self._bus_entries()
+            if entry.data.get(CONF_USB_ADAPTER) == adapter
+        ]
+        for entry in entries:
+            if entry.data[CONF_SERIAL_PORT] == port:
+                continue
+            address = int(entry.data[CONF_BUS_ADDRESS])
+            self.hass.config_entries.async_update_entry(
+                entry,
+                unique_id=bus_unique_id(port, address),
+                data={**entry.data, CONF_SERIAL_PORT: port},
+            )
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return entries
 
     async def async_step_usb_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -143,10 +180,9 @@ class Rs485Steps(ConfigFlow):
         None with ``errors`` set when the port cannot be opened or no balancer
         not yet set up answers on it.
         """
-        configured = self._async_current_ids(include_ignore=False)
-        addresses = [
-            a for a in BUS_ADDRESSES if bus_unique_id(port, a) not in configured
-        ]
+        key = await self.hass.async_add_executor_job(port_key, port)
+        configured = await self._async_configured_units()
+        addresses = [a for a in BUS_ADDRESSES if (key, a) not in configured]
         found = await self._async_probe(port, addresses, errors, placeholders)
         if not found:
             return None
@@ -154,16 +190,6 @@ class Rs485Steps(ConfigFlow):
         if len(found) == 1:
             return await self._async_create_bus_entry(next(iter(found)))
         return await self.async_step_rs485_pick()
-
-    async def _async_answers(
-        self,
-        port: str,
-        address: int,
-        errors: dict[str, str],
-        placeholders: dict[str, str],
-    ) -> bool:
-        """Whether the balancer at ``address`` answers on ``port``."""
-        return bool(await self._async_probe(port, [address], errors, placeholders))
 
     async def _async_probe(
         self,
@@ -179,12 +205,12 @@ class Rs485Steps(ConfigFlow):
         """
         placeholders["port"] = port
         scanner = f"flow {self.flow_id}"
-        bus = async_acquire_bus(self.hass, port, scanner)
+        line = await async_acquire_port(self.hass, port, scanner)
         found: dict[int, Snapshot] = {}
         try:
             for address in addresses:
                 try:
-                    raw = await bus.read(
+                    raw = await line.read(
                         address, attempts=1, reply_timeout=SCAN_REPLY_TIMEOUT
                     )
                     found[address] = decode_rs485_reply(raw, address)
@@ -195,7 +221,7 @@ class Rs485Steps(ConfigFlow):
                 except (DeviceConnectionError, FrameError):
                     continue
         finally:
-            await async_release_bus(self.hass, port, scanner)
+            await async_release_port(self.hass, line, scanner)
         if not found:
             errors["base"] = "no_balancers_found"
         return found
@@ -246,6 +272,8 @@ class Rs485Steps(ConfigFlow):
         address = int(discovery_info[CONF_BUS_ADDRESS])
         await self.async_set_unique_id(bus_unique_id(port, address))
         self._abort_if_unique_id_configured()
+        if await self._async_is_configured(port, address):
+            return self.async_abort(reason="already_configured")
         self._port, self._address = port, address
         self.context["title_placeholders"] = {"name": _title(address)}
         return await self.async_step_bus_confirm()
@@ -264,19 +292,90 @@ class Rs485Steps(ConfigFlow):
             },
         )
 
+    async def async_step_reconfigure_bus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The adapter moved to another port: find the balancer there."""
+        entry = self._get_reconfigure_entry()
+        address = int(entry.data[CONF_BUS_ADDRESS])
+        errors: dict[str, str] = {}
+        placeholders = {"name": entry.title, "address": str(address)}
+        if user_input is not None:
+            port = await self._async_stable(user_input[CONF_SERIAL_PORT])
+            # Another entry already is the balancer at that port and address.
+            if await self._async_is_configured(port, address, besides=entry):
+                return self.async_abort(reason="already_configured")
+            if await self._async_probe(port, [address], errors, placeholders):
+                adapter = await self.hass.async_add_executor_job(usb_adapter, port)
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=bus_unique_id(port, address),
+                    data_updates={CONF_SERIAL_PORT: port, CONF_USB_ADAPTER: adapter},
+                )
+        return self.async_show_form(
+            step_id="reconfigure_bus",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(
+                        CONF_SERIAL_PORT, default=entry.data[CONF_SERIAL_PORT]
+                    ): TextSelector()
+                }
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
     async def _async_create_bus_entry(self, address: int) -> ConfigFlowResult:
         await self.async_set_unique_id(
             bus_unique_id(self._port, address), raise_on_progress=False
         )
         self._abort_if_unique_id_configured()
+        if await self._async_is_configured(self._port, address):
+            return self.async_abort(reason="already_configured")
+        adapter = await self.hass.async_add_executor_job(usb_adapter, self._port)
         return self.async_create_entry(
             title=_title(address),
             data={
                 CONF_TRANSPORT: Transport.RS485.value,
                 CONF_SERIAL_PORT: self._port,
                 CONF_BUS_ADDRESS: address,
+                CONF_USB_ADAPTER: adapter,
             },
         )
+
+    # -- which balancers are set up, whatever their ports are called -------------
+
+    async def _async_stable(self, port: str) -> str:
+        return await self.hass.async_add_executor_job(stable_port, port)
+
+    def _bus_entries(self) -> list[ConfigEntry]:
+        return [
+            entry
+            for entry in self._async_current_entries(include_ignore=False)
+            if entry_transport(entry.data) is Transport.RS485
+        ]
+
+    async def _async_port_key(self, entry: ConfigEntry) -> str:
+        return await self.hass.async_add_executor_job(
+            port_key, entry.data[CONF_SERIAL_PORT]
+        )
+
+    async def _async_configured_units(
+        self, besides: ConfigEntry | None = None
+    ) -> set[tuple[str, int]]:
+        """(port key, address) of every balancer set up on RS485."""
+        return {
+            (await self._async_port_key(entry), int(entry.data[CONF_BUS_ADDRESS]))
+            for entry in self._bus_entries()
+            if entry is not besides
+        }
+
+    async def _async_is_configured(
+        self, port: str, address: int, besides: ConfigEntry | None = None
+    ) -> bool:
+        """Whether the balancer at ``address`` on ``port`` is set up already."""
+        key = await self.hass.async_add_executor_job(port_key, port)
+        return (key, address) in await self._async_configured_units(besides)
 
 
 def _title(address: int) -> str:

@@ -1,12 +1,14 @@
-"""An RS485 bus and the balancers on it, over pyserial-asyncio-fast.
+"""An RS485 line, over pyserial-asyncio-fast: one request at a time on one port.
 
-:class:`Rs485Bus` owns one serial port (or a ``socket://host:port`` RS485
+:class:`Rs485Port` owns one serial port (or a ``socket://host:port`` RS485
 gateway) and lets one request at a time onto the wire, so balancers polled by
 different callers never interleave. A reply is picked out of whatever the line
 carries (another master's requests, replies to them, noise) by its header,
-address and checksum. :class:`JKRs485Client` reads and writes one balancer on
-a bus, with the same :class:`Snapshot`, checks and write confirmation as the
-Bluetooth client.
+address and checksum.
+
+Every wait has a limit: opening the port (a gateway's TCP connect may hang for
+minutes), each reply, and closing. A port that fails is reopened by the next
+request; a port that was closed stays closed.
 """
 
 from __future__ import annotations
@@ -20,35 +22,32 @@ from typing import Final
 import serial
 import serial_asyncio_fast
 
-from .analysis import Chemistry
-from .errors import DeviceTimeoutError, FrameError, PortError
-from .model import Settings, Snapshot
-from .rs485 import (
+from ..errors import DeviceTimeoutError, LinkClosedError, PortError
+from .codec import (
     BAUD_RATE,
     READ_ALL,
     REPLY_HEADER,
     REPLY_LENGTH,
-    decode_rs485_reply,
     encode_rs485_request,
     rs485_reply_problem,
+    unit_name,
 )
-from .writes import held_value, is_confirmed, not_confirmed, validate_write
 
 _LOGGER = logging.getLogger(__name__)
 
 # A reply takes 77 ms at 9600 baud; USB adapters and the device add to that.
 DEFAULT_REPLY_TIMEOUT: Final = 0.5
+# A local port opens at once; a gateway's TCP connect answers within seconds.
+DEFAULT_OPEN_TIMEOUT: Final = 5.0
 # After a write the device needs a moment before it answers a read.
 WRITE_SETTLE: Final = 0.2
-# Read-backs of a write before it counts as not taken.
-CONFIRM_READS: Final = 3
 # How long closing the port may take.
 CLOSE_TIMEOUT: Final = 2.0
 # Bytes kept while looking for a reply (a chattering bus must not grow them).
 _BUFFER_LIMIT: Final = 4 * REPLY_LENGTH
 
 
-class Rs485Bus:
+class Rs485Port:
     """One RS485 line: a serial port, one request at a time."""
 
     def __init__(
@@ -57,17 +56,20 @@ class Rs485Bus:
         *,
         baud_rate: int = BAUD_RATE,
         reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
+        open_timeout: float = DEFAULT_OPEN_TIMEOUT,
     ) -> None:
-        """Prepare the bus; the port opens with the first request."""
+        """Prepare the line; the port opens with the first request."""
         self.port = port
         self.baud_rate = baud_rate
         self.reply_timeout = reply_timeout
+        self.open_timeout = open_timeout
         self._transport: asyncio.Transport | None = None
         # The receiver of the open port: a closed one's last calls are ignored.
         self._receiver: _Receiver | None = None
         self._buffer = bytearray()
         self._wanted: tuple[bytes, asyncio.Future[bytes]] | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
         # What the line carried that was not the reply looked for.
         self.corrupt_replies = 0
         self.timeouts = 0
@@ -77,13 +79,18 @@ class Rs485Bus:
         """Return True while the port is open."""
         return self._transport is not None and not self._transport.is_closing()
 
+    @property
+    def closed(self) -> bool:
+        """Return True once :meth:`close` was called: nothing opens it again."""
+        return self._closed
+
     async def read(
         self, address: int, *, attempts: int = 2, reply_timeout: float | None = None
     ) -> bytes:
         """Ask the balancer at ``address`` for everything; return its reply.
 
         A reply lost to a collision is asked for again (``attempts`` in all),
-        each waited for ``reply_timeout`` (default: the bus's reply timeout).
+        each waited for ``reply_timeout`` (default: the port's reply timeout).
         DeviceTimeoutError when none comes, PortError when the port fails.
         """
         for attempt in range(1, attempts + 1):
@@ -99,15 +106,20 @@ class Rs485Bus:
     async def write(self, address: int, command: int, payload: bytes) -> None:
         """Send a write; the device's answer, if any, is not needed."""
         async with self._lock:
-            await self._send(encode_rs485_request(address, command, payload))
+            await self._send(address, encode_rs485_request(address, command, payload))
             # Whatever follows belongs to this write; the next request clears it.
             await asyncio.sleep(WRITE_SETTLE)
 
     async def close(self) -> None:
-        """Close the port and wait until it is; a waiting request fails."""
+        """Close for good and wait until the port is; a waiting request fails."""
+        self._closed = True
+        await self._drop(LinkClosedError("the port was closed", name=self.port))
+
+    async def _drop(self, error: Exception) -> None:
+        """Close the port (the next request opens it again unless closed)."""
         transport, self._transport = self._transport, None
         receiver, self._receiver = self._receiver, None
-        self._fail(PortError("the port was closed", port=self.port, error="closed"))
+        self._fail(error)
         if transport is None or receiver is None:
             return
         transport.close()
@@ -124,40 +136,51 @@ class Rs485Bus:
             self._buffer.clear()
             self._wanted = (REPLY_HEADER + bytes((address, command)), future)
             try:
-                await self._send(encode_rs485_request(address, command))
+                await self._send(address, encode_rs485_request(address, command))
                 async with asyncio.timeout(reply_timeout):
                     return await future
             except TimeoutError:
                 self.timeouts += 1
                 raise DeviceTimeoutError(
                     f"no reply within {reply_timeout:g} s",
-                    name=f"{self.port} #{address}",
+                    name=unit_name(self.port, address),
                     frame="reply",
                 ) from None
             finally:
                 self._wanted = None
 
-    async def _send(self, request: bytes) -> None:
+    async def _send(self, address: int, request: bytes) -> None:
+        if self._closed:
+            raise LinkClosedError(
+                "the port was closed", name=unit_name(self.port, address)
+            )
         if not self.is_open:
             await self._open()
         assert self._transport is not None
         try:
             self._transport.write(request)
         except (OSError, serial.SerialException) as err:
-            await self.close()
-            raise PortError(
+            failure = PortError(
                 f"cannot write to {self.port}: {err}", port=self.port, error=str(err)
-            ) from err
+            )
+            await self._drop(failure)
+            raise failure from err
 
     async def _open(self) -> None:
         receiver = _Receiver(self)
         try:
-            transport, _ = await serial_asyncio_fast.create_serial_connection(
-                asyncio.get_running_loop(),
-                lambda: receiver,
-                self.port,
-                baudrate=self.baud_rate,
-            )
+            async with asyncio.timeout(self.open_timeout):
+                transport, _ = await serial_asyncio_fast.create_serial_connection(
+                    asyncio.get_running_loop(),
+                    lambda: receiver,
+                    self.port,
+                    baudrate=self.baud_rate,
+                )
+        except TimeoutError:
+            cause = f"no answer within {self.open_timeout:g} s"
+            raise PortError(
+                f"cannot open {self.port}: {cause}", port=self.port, error=cause
+            ) from None
         except (OSError, ValueError, serial.SerialException) as err:
             # pyserial's message repeats the port; its errno says it plainly.
             errno = getattr(err, "errno", None)
@@ -165,6 +188,9 @@ class Rs485Bus:
             raise PortError(
                 f"cannot open {self.port}: {cause}", port=self.port, error=cause
             ) from err
+        if self._closed:  # closed while it opened
+            transport.close()
+            raise LinkClosedError("the port was closed", name=self.port)
         _LOGGER.debug("%s: open at %s baud", self.port, self.baud_rate)
         self._transport, self._receiver = transport, receiver
 
@@ -211,79 +237,16 @@ class Rs485Bus:
 
 
 class _Receiver(asyncio.Protocol):
-    """Hands the bytes of the line to the bus."""
+    """Hands the bytes of the line to the port."""
 
-    def __init__(self, bus: Rs485Bus) -> None:
-        self._bus = bus
+    def __init__(self, port: Rs485Port) -> None:
+        self._port = port
         self.closed = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
-        self._bus._received(self, data)
+        self._port._received(self, data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
             self.closed.set_result(None)
-        self._bus._lost(self, exc)
-
-
-class JKRs485Client:
-    """One balancer at an address on an RS485 bus."""
-
-    def __init__(self, bus: Rs485Bus, address: int) -> None:
-        """Talk to the balancer at ``address``; nothing is sent yet."""
-        self.bus = bus
-        self.address = address
-        self.snapshot: Snapshot | None = None
-        self.last_reply: bytes | None = None
-        self.rejected_replies = 0
-
-    @property
-    def name(self) -> str:
-        """The port and the address, as errors name the balancer."""
-        return f"{self.bus.port} #{self.address}"
-
-    async def read(self) -> Snapshot:
-        """Read everything; FrameError when the reply cannot be trusted."""
-        raw = await self.bus.read(self.address)
-        self.last_reply = raw
-        try:
-            snapshot = decode_rs485_reply(raw, self.address)
-        except FrameError as err:
-            self.rejected_replies += 1
-            err.placeholders["name"] = self.name
-            raise
-        self.snapshot = snapshot
-        return snapshot
-
-    async def write_setting(
-        self,
-        key: str,
-        value: float | bool,
-        *,
-        chemistry: Chemistry | None = None,
-        fewer_cells_confirmed: bool = False,
-    ) -> Settings:
-        """Write a setting and return the settings the balancer holds afterwards.
-
-        Checked like over Bluetooth before anything is sent (see
-        ``validate_write``); confirmed by reading back, a few times while the
-        device takes it; WriteNotConfirmedError when it holds another value.
-        """
-        snapshot = self.snapshot or await self.read()
-        write = validate_write(
-            snapshot,
-            key,
-            value,
-            chemistry=chemistry,
-            fewer_cells_confirmed=fewer_cells_confirmed,
-        )
-        _LOGGER.debug("%s: writing %s = %s", self.name, key, write.value)
-        await self.bus.write(self.address, write.register.address, write.payload)
-        for attempt in range(CONFIRM_READS):
-            if attempt:
-                await asyncio.sleep(WRITE_SETTLE)
-            fresh = await self.read()
-            held = held_value(write.spec, fresh.settings, fresh.cell_info)
-            if is_confirmed(write, held):
-                return fresh.settings
-        raise not_confirmed(write, held, self.name)
+        self._port._lost(self, exc)

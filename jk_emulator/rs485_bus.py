@@ -26,26 +26,24 @@ from typing import Any, Final
 
 from custom_components.jk_balancer.protocol import (
     BUS_ADDRESSES,
+    RS485_BAUD_RATE,
+    RS485_READ_ALL,
+    RS485_REPLY_LENGTH,
+    RS485_REQUEST_HEADER,
+    RS485_REQUEST_LENGTH,
     WIRE_RESISTANCE_LIMIT,
-    Command,
     FrameError,
     encode_rs485_reply,
     encode_rs485_request,
     parse_rs485_request,
 )
 
-from .device import VirtualBalancer
+from .balancer import VirtualBalancer
 
 _LOGGER = logging.getLogger(__name__)
 
-BAUD_RATE: Final = 9600
 # Time a unit takes to start its reply, besides the bytes on the wire.
 UNIT_LATENCY: Final = 0.01
-READ_ALL: Final = 0xFF
-REQUEST_LENGTH: Final = 7
-REPLY_LENGTH: Final = 74
-# The over-voltage alarm, per chemistry, as in the manuals' presets.
-OVER_VOLTAGE: Final = {"LFP": 3.65, "NCM": 4.25, "LTO": 2.8}
 
 
 class VirtualBus:
@@ -140,33 +138,35 @@ class VirtualBus:
             self._incoming.clear()
             return
         self._incoming += data
-        while (start := self._incoming.find(b"\x55\xaa")) >= 0:
-            if len(self._incoming) - start < REQUEST_LENGTH:
+        while (start := self._incoming.find(RS485_REQUEST_HEADER)) >= 0:
+            if len(self._incoming) - start < RS485_REQUEST_LENGTH:
                 del self._incoming[:start]
                 return
-            raw = bytes(self._incoming[start : start + REQUEST_LENGTH])
+            raw = bytes(self._incoming[start : start + RS485_REQUEST_LENGTH])
             try:
                 request = parse_rs485_request(raw)
             except FrameError:
                 del self._incoming[: start + 1]
                 continue
-            del self._incoming[: start + REQUEST_LENGTH]
+            del self._incoming[: start + RS485_REQUEST_LENGTH]
             self.received.append(raw)
             self._handle(request.address, request.command, request.value)
-        if len(self._incoming) > REQUEST_LENGTH:
+        if len(self._incoming) > RS485_REQUEST_LENGTH:
             del self._incoming[:-1]
 
     def _handle(self, address: int, command: int, value: bytes) -> None:
         unit = self.units.get(address)
         if unit is None or self._is_silent(address) or not unit.available:
             return
-        if command != READ_ALL:
-            unit.write_register(Command(command, value))
+        if command != RS485_READ_ALL:
+            unit.write_register(command, value)
             return
         reply = bytearray(encode_rs485_reply(address, reply_values(unit)))
         if self._corrupt_rate and self.rng.random() < self._corrupt_rate:
-            reply[self.rng.randrange(4, REPLY_LENGTH - 1)] ^= 0x5A
-        delay = UNIT_LATENCY + (self._bytes_time(REPLY_LENGTH) if self.wire_time else 0)
+            reply[self.rng.randrange(4, RS485_REPLY_LENGTH - 1)] ^= 0x5A
+        delay = UNIT_LATENCY + (
+            self._bytes_time(RS485_REPLY_LENGTH) if self.wire_time else 0
+        )
         self._later(delay, lambda: self._transmit(bytes(reply)))
 
     def _transmit(self, data: bytes) -> None:
@@ -174,7 +174,7 @@ class VirtualBus:
             os.write(self._master, data)
 
     def _bytes_time(self, count: int) -> float:
-        return count * 10 / BAUD_RATE
+        return count * 10 / RS485_BAUD_RATE
 
     def _later(self, delay: float, action: Callable[[], None]) -> None:
         def fire() -> None:
@@ -220,10 +220,10 @@ class VirtualBus:
             request = encode_rs485_request(address)
             # The line is taken while the request and its reply travel.
             self._busy_until = self._clock() + self._bytes_time(
-                REQUEST_LENGTH + REPLY_LENGTH
+                RS485_REQUEST_LENGTH + RS485_REPLY_LENGTH
             )
             self._transmit(request)
-            self._handle(address, READ_ALL, b"\0\0")
+            self._handle(address, RS485_READ_ALL, b"\0\0")
 
 
 def reply_values(unit: VirtualBalancer) -> dict[str, Any]:
@@ -233,14 +233,15 @@ def reply_values(unit: VirtualBalancer) -> dict[str, Any]:
     present = [v for v in voltages if v > 0]
     settings = unit.settings
     alarms = 0
-    if not settings.cell_count == len(present) == len(unit.pack.cells):
+    battery = unit.battery
+    if not settings.cell_count == len(present) == len(battery.cells):
         alarms |= 1
     if any(
         cell.wire_resistance > WIRE_RESISTANCE_LIMIT
-        for cell in unit.pack.cells[: settings.cell_count]
+        for cell in battery.cells[: settings.cell_count]
     ):
         alarms |= 2
-    if present and max(present) > OVER_VOLTAGE.get(unit.pack.chemistry, 5.0):
+    if present and max(present) > battery.chemistry.full_voltage:
         alarms |= 4
     highest = max(present, default=0.0)
     lowest = min(present, default=0.0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import math
 import struct
 
-from .errors import ImplausibleFrameError
+from ..errors import ImplausibleFrameError
 
 # float32 carries about seven significant digits; more would only show noise.
 FLOAT_DIGITS = 6

@@ -37,7 +37,7 @@ STORAGE_VERSION = 1
 SAVE_DELAY = 300  # s
 
 
-class PackCare:
+class BatteryCare:
     """Imbalance watch and drift tracker of one balancer."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:

@@ -2,7 +2,7 @@
 
 A :class:`Layout` turns its table into one ``struct.Struct`` for the whole frame
 and, for any set of fields a caller wants, a :class:`FieldDecoder` (see
-``field_decoder``). The same table encodes frames for the virtual balancer.
+:mod:`.decoder`). The same table encodes frames for the virtual balancer.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 import struct
 from typing import Any
 
+from ..checksum import checksum
+from .decoder import FieldDecoder
 from .field import Field, swap_bytes
-from .field_decoder import FieldDecoder
-from .frame import checksum
 
 
 class Layout:
@@ -81,7 +81,9 @@ class Layout:
 
     def decoder(self, names: Sequence[str]) -> FieldDecoder:
         """A decoder returning the named values, in that order, as a tuple."""
-        return FieldDecoder(self, names)
+        return FieldDecoder(
+            self._struct.unpack_from, self.start, self.fields, self._index, names
+        )
 
     def decode(self, raw: bytes) -> Any:
         """Return every field's physical value; raise on an impossible one.

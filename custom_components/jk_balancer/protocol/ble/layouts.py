@@ -18,12 +18,21 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from .const import RESPONSE_HEADER, FrameType, Protocol
-from .field import Field
-from .fields import Layout
+from ..const import RESPONSE_HEADER, FrameType, Protocol
+from ..layout import Field, Layout
+from ..plausibility import CELL_VOLTAGE_RANGE, TEMPERATURE_RANGE
+from ..settings import (
+    BALANCE_START_VOLTAGE,
+    BALANCE_TRIGGER_VOLTAGE,
+    BALANCER_ENABLED,
+    BATTERY_CAPACITY,
+    CELL_COUNT,
+    MAX_BALANCE_CURRENT,
+    POWER_OFF_VOLTAGE,
+    VOLTAGE_CALIBRATION,
+    SettingSpec,
+)
 
-CELL_VOLTAGE_RANGE: Final = (0.0, 5.0)
-TEMPERATURE_RANGE: Final = (-40.0, 120.0)
 # Raw temperature a JK02 device reports for a probe that is not fitted (-200.0 degC).
 TEMPERATURE_ABSENT: Final = -2000
 
@@ -91,19 +100,25 @@ DEVICE_INFO: Final = Layout(
 # Device-info fields that hold passcodes (redacted in diagnostics).
 PASSCODE_FIELDS: Final = ("passcode", "setup_passcode")
 
+
+def setting(spec: SettingSpec, offset: int, code: str, divisor: float = 1) -> Field:
+    """A setting's field: what a device may hold is its valid range."""
+    return Field(spec.key, offset, code, divisor, spec.unit, valid=spec.reported)
+
+
 SETTINGS_JK04: Final = Layout(
     "settings_jk04",
     FrameType.SETTINGS,
     [
-        Field("cell_count", 34, "I", valid=(1, 32)),
-        Field("power_off_voltage", 38, "f", unit="V", valid=(0.0, 5.0)),
+        setting(CELL_COUNT, 34, "I"),
+        setting(POWER_OFF_VOLTAGE, 38, "f"),
         # The ADC reference voltage; the app derives it from the pack voltage the
         # user measured.
-        Field("voltage_calibration", 74, "f", unit="V", valid=(0.5, 10.0)),
-        Field("balance_start_voltage", 98, "f", unit="V", valid=(0.0, 5.0)),
-        Field("balance_trigger_voltage", 106, "f", unit="V", valid=(0.001, 1.0)),
-        Field("max_balance_current", 110, "f", unit="A", valid=(0.01, 10.0)),
-        Field("balancer_enabled", 114, "B", valid=(0, 1)),
+        setting(VOLTAGE_CALIBRATION, 74, "f"),
+        setting(BALANCE_START_VOLTAGE, 98, "f"),
+        setting(BALANCE_TRIGGER_VOLTAGE, 106, "f"),
+        setting(MAX_BALANCE_CURRENT, 110, "f"),
+        setting(BALANCER_ENABLED, 114, "B"),
     ],
 )
 
@@ -112,13 +127,13 @@ SETTINGS_JK02: Final = Layout(
     "settings_jk02",
     FrameType.SETTINGS,
     [
-        Field("balance_trigger_voltage", 26, "I", 1000, "V", valid=(0.001, 1.0)),
-        Field("power_off_voltage", 46, "I", 1000, "V", valid=(0.0, 5.0)),
-        Field("max_balance_current", 78, "I", 1000, "A", valid=(0.01, 10.0)),
-        Field("cell_count", 114, "I", valid=(1, 32)),
-        Field("balancer_enabled", 126, "B", valid=(0, 1)),
-        Field("battery_capacity", 130, "I", 1000, "Ah", valid=(0.0, 20000.0)),
-        Field("balance_start_voltage", 138, "I", 1000, "V", valid=(0.0, 5.0)),
+        setting(BALANCE_TRIGGER_VOLTAGE, 26, "I", 1000),
+        setting(POWER_OFF_VOLTAGE, 46, "I", 1000),
+        setting(MAX_BALANCE_CURRENT, 78, "I", 1000),
+        setting(CELL_COUNT, 114, "I"),
+        setting(BALANCER_ENABLED, 126, "B"),
+        setting(BATTERY_CAPACITY, 130, "I", 1000),
+        setting(BALANCE_START_VOLTAGE, 138, "I", 1000),
     ],
 )
 

@@ -12,15 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import repeat
 import math
 from operator import itemgetter, le
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from .field import FLOAT_DIGITS, Field
 
-if TYPE_CHECKING:
-    from .fields import Layout
-
 type Values = tuple[Any, ...]
 type Pick = Callable[[Sequence[Any]], Values]
+# How a layout unpacks a whole frame: ``unpack(raw, start)``.
+type Unpack = Callable[[bytes, int], Values]
 
 
 class FieldDecoder:
@@ -53,12 +52,22 @@ class FieldDecoder:
         "start",
     )
 
-    def __init__(self, layout: Layout, names: Sequence[str]) -> None:
-        """Plan the decoding of ``names``."""
-        self._unpack = layout._struct.unpack_from
-        self.start = layout.start
-        index = layout._index
-        wanted = [layout.fields[name] for name in names]
+    def __init__(
+        self,
+        unpack: Unpack,
+        start: int,
+        table: Mapping[str, Field],
+        index: Mapping[str, int],
+        names: Sequence[str],
+    ) -> None:
+        """Plan the decoding of ``names`` of a layout's ``table``.
+
+        ``unpack(raw, start)`` returns every raw value of a frame; ``index``
+        says where each field's first one sits among them.
+        """
+        self._unpack = unpack
+        self.start = start
+        wanted = [table[name] for name in names]
         kinds: dict[str, list[Field]] = {}
         for item in wanted:
             kinds.setdefault(_kind(item), []).append(item)
@@ -87,7 +96,7 @@ class FieldDecoder:
         self._swapped = tuple((index[f.name], f.length) for f in swapped)
         produced += swapped
         runs = kinds.get("run", [])
-        self._runs = tuple(_Run(f, index, layout.fields) for f in runs)
+        self._runs = tuple(_Run(f, index, table) for f in runs)
         # Runs whose type cannot leave their range need no check.
         self._checked_runs = tuple(run for run in self._runs if run.checked)
         produced += runs
@@ -319,11 +328,6 @@ class _Run:
             return tuple([round(raw, FLOAT_DIGITS) for raw in raws])
         divisor = self.divisor
         return raws if divisor == 1 else tuple([raw / divisor for raw in raws])
-
-
-def _texts(indices: Sequence[int]) -> Pick:
-    pick = _pick(indices)
-    return lambda values: tuple(map(_text, pick(values)))
 
 
 def _text(raw: bytes) -> str:

@@ -11,8 +11,8 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakDeviceNotFoundError
 import bleak_retry_connector
 
-from .const import CHARACTERISTIC_UUID, SERVICE_UUID
-from .errors import UnsupportedDeviceError
+from ..const import CHARACTERISTIC_UUID, SERVICE_UUID
+from ..errors import UnsupportedDeviceError
 
 
 def connection_failure(err: Exception) -> str:

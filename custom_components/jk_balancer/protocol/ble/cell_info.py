@@ -10,43 +10,27 @@ happens only for the frame that is read.
 from __future__ import annotations
 
 import functools
-import math
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
-from .const import Protocol
-from .errors import ImplausibleFrameError
-from .field import FLOAT_DIGITS, Field
+from ..const import Protocol
+from ..errors import ImplausibleFrameError
+from ..layout import FLOAT_DIGITS
+from ..model import CellInfo, DeviceFigures, summarize
+from ..plausibility import (
+    FigureScale,
+    cell_decimals,
+    check_figures,
+    check_total_voltage,
+)
 from .frame import Frame
 from .layouts import CELL_INFO_LAYOUTS, ERROR_BITS
-from .model import CellInfo, DeviceFigures, summarize
 
-# The device's own figures may lag the cell values by a sample; a difference
-# beyond this means the bytes are not what the layout says.
-CONSISTENCY_TOLERANCE: Final = 0.25  # V
 # JK04 reports no warning bits; the app marks a wire above about this as too high.
 WIRE_RESISTANCE_LIMIT: Final = 1.0  # Ohm
 # A JK BMS derives its state of charge from remaining / estimated capacity; the
 # captures agree within 1.5 points (it rounds and updates them apart).
 STATE_OF_CHARGE_TOLERANCE: Final = 5  # percentage points
-
-
-class FigureScale(NamedTuple):
-    """How a layout's raw cell figures compare: their divisors and tolerance."""
-
-    cell_divisor: float
-    average_divisor: float
-    delta_divisor: float
-
-    @property
-    def tolerance(self) -> float:
-        """The lag allowed between the device's figures and its cells (raw)."""
-        return CONSISTENCY_TOLERANCE * self.cell_divisor
-
-
-def cell_decimals(cells: Field) -> int:
-    """The decimals of a layout's cell voltages: their resolution in V."""
-    return FLOAT_DIGITS if cells.is_float else round(math.log10(cells.divisor))
 
 
 class _CellInfoPlan:
@@ -263,51 +247,6 @@ def _measured_cells(
     return cells
 
 
-def check_figures(
-    scale: FigureScale,
-    cells: tuple[float, ...],
-    average: float,
-    delta: float,
-    min_index: int | None = None,
-    max_index: int | None = None,
-) -> None:
-    """The device's own figures lag the cells by a sample at most (raw units).
-
-    Where it names the lowest and highest cell (from 0), they must hold about
-    that.
-    """
-    lowest, highest = min(cells), max(cells)
-    tolerance = scale.tolerance
-    if abs(average - sum(cells) / len(cells)) > tolerance:
-        raise _disagreeing(scale, "average_cell_voltage", average, cells)
-    if abs(delta - (highest - lowest)) > tolerance:
-        raise _disagreeing(scale, "delta_cell_voltage", delta, cells)
-    if min_index is None or max_index is None:
-        return
-    if (
-        min_index >= len(cells)
-        or max_index >= len(cells)
-        or abs(cells[min_index] - lowest) > tolerance
-        or abs(cells[max_index] - highest) > tolerance
-    ):
-        raise ImplausibleFrameError(
-            f"min/max cell index {min_index}/{max_index} does not point at "
-            f"the lowest and highest of {len(cells)} cells",
-            field="max_voltage_cell_index",
-            value=str(max_index),
-        )
-
-
-def check_total_voltage(volts: float, cells_total: float) -> None:
-    """A measured pack voltage is about the sum of its cells (in V)."""
-    if abs(volts - cells_total) > 0.1 * cells_total + 1.0:
-        raise ImplausibleFrameError(
-            f"total voltage {volts} V does not match the cells ({cells_total:.3f} V)",
-            field="total_voltage",
-            value=str(volts),
-        )
-
-
 def _check_pack(plan: _CellInfoPlan, cells: tuple[float, ...], pack: list[int]) -> None:
     """A JK02 pack voltage is about the sum of its cells (raw values).
 
@@ -350,18 +289,3 @@ def _cells_in_mask(mask: int, count: int) -> tuple[int, ...]:
 @functools.lru_cache(maxsize=256)
 def _error_names(mask: int) -> tuple[str, ...]:
     return tuple(name for bit, name in enumerate(ERROR_BITS) if mask >> bit & 1)
-
-
-def _disagreeing(
-    scale: FigureScale, name: str, raw: float, cells: tuple[float, ...]
-) -> ImplausibleFrameError:
-    divisor = (
-        scale.average_divisor if name == "average_cell_voltage" else scale.delta_divisor
-    )
-    reported = raw / divisor
-    mean = sum(cells) / len(cells) / scale.cell_divisor
-    return ImplausibleFrameError(
-        f"{name} {reported:g} V disagrees with the cells (average {mean:.3f} V)",
-        field=name,
-        value=f"{reported:g}",
-    )

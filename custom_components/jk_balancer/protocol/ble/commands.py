@@ -3,16 +3,17 @@
 A command is 20 bytes: ``AA 55 90 EB``, a command (register) byte, a length byte,
 the value little endian, zero padding, and the sum of bytes 0..18 in byte 19. The
 official app fills the padding with random bytes; devices ignore them. What a
-register means is defined once per setting in :mod:`.settings`.
+register means is defined once per setting in :mod:`..settings`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .const import COMMAND_HEADER, COMMAND_LENGTH, Request
-from .errors import FrameError
-from .frame import checksum
+from ..checksum import checksum
+from ..const import COMMAND_HEADER, COMMAND_LENGTH, Request
+from ..errors import FrameError
+from ..writes import PreparedWrite
 
 _MAX_VALUE_LENGTH = COMMAND_LENGTH - 7
 
@@ -29,6 +30,11 @@ def encode_command(command: int, value: bytes = b"", padding: bytes = b"") -> by
     fill = COMMAND_LENGTH - 1 - len(body)
     body += (padding + bytes(fill))[:fill]
     return body + bytes((checksum(body),))
+
+
+def write_command(write: PreparedWrite) -> bytes:
+    """The command that writes a checked setting: its register, its value."""
+    return encode_command(write.register.address, write.payload)
 
 
 def encode_request(request: Request) -> bytes:

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .const import FRAME_LENGTH, MODULE_MESSAGE, RESPONSE_HEADER
+from ..checksum import checksum
+from ..const import FRAME_LENGTH, MODULE_MESSAGE, RESPONSE_HEADER
 
 _HEADER_LENGTH = len(RESPONSE_HEADER)
-
-
-def checksum(data: bytes | bytearray | memoryview) -> int:
-    """Return the sum of all bytes modulo 256 (the protocol's checksum)."""
-    return sum(data) & 0xFF
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,14 +18,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from .cell_info import FigureScale, cell_decimals, check_figures, check_total_voltage
-from .const import Protocol
-from .errors import FrameError, ImplausibleFrameError
-from .field import Field
-from .fields import Layout
-from .frame import checksum
-from .layouts import CELL_VOLTAGE_RANGE, TEMPERATURE_RANGE
-from .model import CellInfo, DeviceFigures, DeviceInfo, Settings, Snapshot, summarize
+from ..checksum import checksum
+from ..const import Protocol
+from ..errors import FrameError, ImplausibleFrameError
+from ..layout import Field, Layout
+from ..model import CellInfo, DeviceFigures, DeviceInfo, Settings, Snapshot, summarize
+from ..plausibility import (
+    CELL_VOLTAGE_RANGE,
+    TEMPERATURE_RANGE,
+    FigureScale,
+    cell_decimals,
+    check_figures,
+    check_total_voltage,
+)
+from ..settings import BALANCE_TRIGGER_VOLTAGE, MAX_BALANCE_CURRENT
 
 BAUD_RATE: Final = 9600
 REQUEST_HEADER: Final = b"\x55\xaa"
@@ -54,8 +60,22 @@ REPLY: Final = Layout(
         Field("alarm_bits", 12, "B", valid=(0, 7)),
         Field("delta_cell_voltage", 13, "H", 1000, "V", valid=CELL_VOLTAGE_RANGE),
         Field("balancing_current", 15, "h", 1000, "A", valid=(-10.0, 10.0)),
-        Field("balance_trigger_voltage", 17, "H", 1000, "V", valid=(0.001, 1.0)),
-        Field("max_balance_current", 19, "H", 1000, "A", valid=(0.01, 10.0)),
+        Field(
+            "balance_trigger_voltage",
+            17,
+            "H",
+            1000,
+            "V",
+            valid=BALANCE_TRIGGER_VOLTAGE.reported,
+        ),
+        Field(
+            "max_balance_current",
+            19,
+            "H",
+            1000,
+            "A",
+            valid=MAX_BALANCE_CURRENT.reported,
+        ),
         Field("balancer_enabled", 21, "B", valid=(0, 1)),
         Field("cell_count", 22, "B", valid=(1, CELL_SLOTS)),
         # Only the detected cells count (checked in decode_rs485_reply).
@@ -180,6 +200,11 @@ def decode_rs485_reply(raw: bytes, address: int | None = None) -> Snapshot:
         Settings.from_values(values),
         cell_info,
     )
+
+
+def unit_name(port: str, address: int) -> str:
+    """How errors name the balancer at ``address`` on ``port``."""
+    return f"{port} #{address}"
 
 
 def device_info_on_bus(address: int) -> DeviceInfo:

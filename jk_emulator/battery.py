@@ -1,4 +1,4 @@
-"""A battery pack as an active balancer sees it.
+"""A battery as an active balancer sees it: cells in series and their physics.
 
 Each cell holds a charge; its voltage follows the chemistry's open-circuit curve.
 A cell may leak (it drifts away from the others) and each balance wire has a
@@ -18,22 +18,38 @@ import math
 import random
 from typing import Final
 
-from custom_components.jk_balancer.protocol import WIRE_RESISTANCE_LIMIT, Settings
+from custom_components.jk_balancer.protocol import (
+    WIRE_RESISTANCE_LIMIT,
+    Chemistry,
+    Settings,
+)
 
-# State of charge -> open-circuit voltage, piecewise linear.
-OCV_CURVES: Final[dict[str, tuple[tuple[float, float], ...]]] = {
-    "LFP": (
-        (0.00, 2.50),
+# State of charge -> open-circuit voltage, piecewise linear, from empty to full.
+OCV_CURVES: Final[dict[Chemistry, tuple[tuple[float, float], ...]]] = {
+    Chemistry.LFP: (
+        (0.00, Chemistry.LFP.voltages.empty),
         (0.05, 3.00),
         (0.10, 3.20),
         (0.30, 3.26),
         (0.70, 3.30),
         (0.90, 3.33),
         (0.97, 3.40),
-        (1.00, 3.60),
+        (1.00, Chemistry.LFP.full_voltage),
     ),
-    "NCM": ((0.00, 3.00), (0.10, 3.45), (0.50, 3.70), (0.90, 4.05), (1.00, 4.20)),
-    "LTO": ((0.00, 1.80), (0.10, 2.20), (0.50, 2.35), (0.90, 2.50), (1.00, 2.80)),
+    Chemistry.NCM: (
+        (0.00, Chemistry.NCM.voltages.empty),
+        (0.10, 3.45),
+        (0.50, 3.70),
+        (0.90, 4.05),
+        (1.00, Chemistry.NCM.full_voltage),
+    ),
+    Chemistry.LTO: (
+        (0.00, Chemistry.LTO.voltages.empty),
+        (0.10, 2.20),
+        (0.50, 2.35),
+        (0.90, 2.50),
+        (1.00, Chemistry.LTO.full_voltage),
+    ),
 }
 # Share of the charge taken from the highest cell that reaches the lowest.
 TRANSFER_EFFICIENCY: Final = 0.9
@@ -43,7 +59,7 @@ NOISE: Final = 0.0005
 FULL: Final = 0.995
 
 
-def open_circuit_voltage(chemistry: str, state_of_charge: float) -> float:
+def open_circuit_voltage(chemistry: Chemistry, state_of_charge: float) -> float:
     """Voltage of a resting cell at the given state of charge (0..1)."""
     curve = OCV_CURVES[chemistry]
     soc = min(max(state_of_charge, 0.0), 1.0)
@@ -62,10 +78,10 @@ class Cell:
 
 
 @dataclass(slots=True)
-class Pack:
+class Battery:
     """Cells in series plus the balancer working on them."""
 
-    chemistry: str
+    chemistry: Chemistry
     capacity: float  # Ah per cell
     cells: list[Cell]
     rng: random.Random = field(default_factory=random.Random)

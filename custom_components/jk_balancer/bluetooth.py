@@ -1,0 +1,292 @@
+"""A balancer over Bluetooth: a kept-open link or one per update, through any proxy.
+
+The link follows the device through Home Assistant's Bluetooth: the newest
+``BLEDevice`` from its advertisements (it may now be heard through another
+proxy), unavailable when no adapter or proxy hears it any more. A kept-open
+link is watched: no measurement for a while, or a lost link, and it is
+re-established at once. Connecting for each update, balancers take turns at
+the proxies' few connection slots. Its identity is the Bluetooth address,
+whichever radio reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+from datetime import datetime
+import logging
+from typing import Any
+
+from bleak.backends.device import BLEDevice
+from homeassistant.components import bluetooth
+from homeassistant.components.bluetooth.match import ADDRESS, BluetoothCallbackMatcher
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.update_coordinator import UpdateFailed
+
+from .connection_turns import async_get_turns
+from .const import (
+    CONF_CONNECTION_MODE,
+    CONF_PROTOCOL,
+    DOMAIN,
+    PROTOCOL_AUTO,
+    STALE_AFTER,
+    WRITE_CONNECT_TIMEOUT,
+    ConnectionMode,
+    forced_protocol,
+)
+from .coordinator import BalancerCoordinator, BalancerLink
+from .protocol import (
+    BluetoothClient,
+    DeviceConnectionError,
+    JKError,
+    Snapshot,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class DeviceNotInRangeError(DeviceConnectionError):
+    """No Bluetooth adapter or proxy hears the device."""
+
+    translation_key = "device_not_found"
+
+
+def async_ble_device(hass: HomeAssistant, address: str) -> BLEDevice:
+    """The newest connectable BLEDevice of ``address``, or DeviceNotInRangeError."""
+    ble_device = bluetooth.async_ble_device_from_address(
+        hass, address, connectable=True
+    )
+    if ble_device is None:
+        raise DeviceNotInRangeError(
+            "not in range of any Bluetooth adapter or proxy", address=address
+        )
+    return ble_device
+
+
+class BluetoothLink(BalancerLink):
+    """A balancer over Bluetooth."""
+
+    client: BluetoothClient
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Reach the device of ``entry`` (it must be heard now)."""
+        self.hass = hass
+        self.entry = entry
+        self.address: str = entry.data[CONF_ADDRESS]
+        self.client = BluetoothClient(
+            async_ble_device(hass, self.address),
+            protocol=forced_protocol(entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO)),
+            stale_after=STALE_AFTER,
+        )
+        self.connection_mode = ConnectionMode(
+            entry.options.get(CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT)
+        )
+        self.turns = async_get_turns(hass)
+        self._coordinator: BalancerCoordinator | None = None
+        self._watchdog: CALLBACK_TYPE | None = None
+        self._reconnect: asyncio.Task[None] | None = None
+
+    @property
+    def device_key(self) -> str:
+        """The Bluetooth address: the same through every adapter and proxy."""
+        return self.address
+
+    @property
+    def connections(self) -> set[tuple[str, str]]:
+        """The Bluetooth address."""
+        return {(CONNECTION_BLUETOOTH, self.address)}
+
+    @property
+    def per_update(self) -> bool:
+        """Return True when the link is opened for each update only."""
+        return self.connection_mode is ConnectionMode.PER_UPDATE
+
+    @property
+    def signal_strength(self) -> int | None:
+        """The strength of the device's newest advertisement."""
+        info = bluetooth.async_last_service_info(
+            self.hass, self.address, connectable=False
+        )
+        return info.rssi if info else None
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The client's link and frames, and how the link is held."""
+        return {"mode": self.connection_mode.value} | self.client.diagnostics()
+
+    @callback
+    def async_start(self, coordinator: BalancerCoordinator) -> None:
+        """Follow the device's advertisements and its link."""
+        self._coordinator = coordinator
+        entry = self.entry
+        entry.async_on_unload(self.client.add_disconnect_listener(self._async_lost))
+        entry.async_on_unload(
+            bluetooth.async_register_callback(
+                self.hass,
+                self.async_device_seen,
+                BluetoothCallbackMatcher({ADDRESS: self.address}),
+                bluetooth.BluetoothScanningMode.PASSIVE,
+            )
+        )
+        entry.async_on_unload(
+            bluetooth.async_track_unavailable(
+                self.hass, self.async_device_gone, self.address, connectable=True
+            )
+        )
+
+    async def async_close(self) -> None:
+        """Stop watching, close the link for good, leave the turns."""
+        self._stop_watchdog()
+        await self.client.close()
+        self.turns.forget(self.address)
+
+    # -- reading ---------------------------------------------------------------
+
+    async def async_read(self) -> Snapshot:
+        """Read (connecting for it in turn, or from the kept-open stream)."""
+        try:
+            if self.per_update:
+                async with self.turns.turn(self.address):
+                    try:
+                        snapshot = await self._read()
+                    finally:
+                        await self.client.disconnect()
+            else:
+                snapshot = await self._read()
+        except JKError:
+            await self.client.disconnect()
+            raise
+        if not self.client.verify_password(self.entry.data[CONF_PASSWORD]):
+            await self.client.disconnect()
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key="password_changed",
+                translation_placeholders={"name": self.entry.title},
+            )
+        if not self.per_update:
+            self._watch_stream()
+        return snapshot
+
+    async def _read(self) -> Snapshot:
+        """Through whichever adapter or proxy hears the device now."""
+        if not self.client.is_connected:
+            self.client.set_ble_device(async_ble_device(self.hass, self.address))
+        return await self.client.read()
+
+    # -- a kept-open link ------------------------------------------------------
+
+    @callback
+    def _watch_stream(self) -> None:
+        """Check again once the newest frame is as old as the stream timeout."""
+        self._stop_watchdog()
+        age = self.client.cell_info_age or 0.0
+        self._watchdog = async_call_later(
+            self.hass, max(STALE_AFTER - age, 0.1), self._async_check_stream
+        )
+
+    @callback
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog()
+            self._watchdog = None
+
+    @callback
+    def _async_check_stream(self, _now: datetime) -> None:
+        """Values older than the stream timeout are not shown as current."""
+        self._watchdog = None
+        age = self.client.cell_info_age
+        if self.client.is_connected and age is not None and age < STALE_AFTER:
+            self._watch_stream()
+            return
+        self._async_failed(
+            "stream_stalled", name=self.entry.title, seconds=f"{STALE_AFTER:g}"
+        )
+        self._async_reconnect_now()
+
+    @callback
+    def _async_lost(self) -> None:
+        """The kept-open link dropped: reconnect now rather than at the next poll."""
+        if not self.per_update:
+            self._stop_watchdog()
+            self._async_reconnect_now()
+
+    @callback
+    def _async_reconnect_now(self) -> None:
+        """Refresh at once, bypassing the debouncer.
+
+        The debouncer would hold a second refresh within 10 s of the first, so a
+        link lost twice in a row would stay down that long.
+        """
+        coordinator = self._coordinator
+        if coordinator is None or self.client.closed:
+            return
+        if self._reconnect is None or self._reconnect.done():
+            self._reconnect = self.entry.async_create_background_task(
+                self.hass, coordinator.async_refresh(), f"{DOMAIN} reconnect"
+            )
+
+    @callback
+    def _async_failed(self, translation_key: str, **placeholders: str) -> None:
+        if self._coordinator is not None:
+            self._coordinator.async_set_update_error(
+                UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key=translation_key,
+                    translation_placeholders=placeholders,
+                )
+            )
+
+    # -- the device in range or not --------------------------------------------
+
+    @callback
+    def async_device_seen(
+        self,
+        service_info: bluetooth.BluetoothServiceInfoBleak,
+        _change: bluetooth.BluetoothChange,
+    ) -> None:
+        """Use the newest BLEDevice; retry at once if the device was gone."""
+        self.client.set_ble_device(service_info.device)
+        if self._coordinator is not None and not self._coordinator.last_update_success:
+            self._async_reconnect_now()
+
+    @callback
+    def async_device_gone(
+        self, _service_info: bluetooth.BluetoothServiceInfoBleak
+    ) -> None:
+        """Home Assistant no longer hears the device: mark it unavailable."""
+        if not self.client.is_connected:
+            self._async_failed("device_not_found", address=self.address)
+
+    # -- writing ---------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def async_link_for_write(self) -> AsyncIterator[None]:
+        """A connection for a write, reached within WRITE_CONNECT_TIMEOUT.
+
+        A vanished device would otherwise hold the write for every retry of the
+        Bluetooth stack (a minute and more). Connecting for each update, the
+        write waits its turn at the slots like an update and disconnects after.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                async with asyncio.timeout(WRITE_CONNECT_TIMEOUT):
+                    if self.per_update:
+                        await stack.enter_async_context(self.turns.turn(self.address))
+                        stack.push_async_callback(self.client.disconnect)
+                    if not self.client.is_connected:
+                        await self._read()
+            except TimeoutError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="write_unreachable",
+                    translation_placeholders={
+                        "name": self.entry.title,
+                        "seconds": f"{WRITE_CONNECT_TIMEOUT:g}",
+                    },
+                ) from err
+            yield

@@ -1,0 +1,1 @@
+"""JK balancers and BMS over Bluetooth: frames, layouts, detection, the client."""
