@@ -33,7 +33,6 @@ CAPTURES: Final = Path(
     )
 )
 CAPTURE_FOLDERS: Final = ("frames", "pdus", "btsnoop")
-RS485_FOLDER: Final = "rs485"
 RS485_REQUEST: Final = ">>>"
 RS485_REPLY: Final = "<<<"
 BTSNOOP_MAGIC: Final = b"btsnoop\0"
@@ -94,12 +93,6 @@ def capture_files(captures: Path = CAPTURES) -> list[Path]:
         if (captures / folder).is_dir()
         for path in (captures / folder).iterdir()
     )
-
-
-def rs485_capture_files(captures: Path = CAPTURES) -> list[Path]:
-    """Every RS485 recording (none if absent)."""
-    folder = captures / RS485_FOLDER
-    return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
 def is_rs485_log(path: Path) -> bool:

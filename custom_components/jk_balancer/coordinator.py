@@ -137,13 +137,19 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         """What the device said last, also after a failed write."""
         return self.link.client.snapshot
 
-    def error_placeholders(self, err: JKError) -> dict[str, str]:
-        """An error's placeholders, naming the device as the user named it.
+    def translated[E: HomeAssistantError](self, kind: type[E], err: JKError) -> E:
+        """``err`` as Home Assistant tells it, naming the device as the user did.
 
         ``error`` is the reason unless the error says more precisely (a
         port's cause).
         """
-        return {"error": err.reason} | err.placeholders | {"name": self.name}
+        return kind(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders={"error": err.reason}
+            | err.placeholders
+            | {"name": self.name},
+        )
 
     async def async_start(self) -> None:
         """Restore the care's window, follow the transport, read the first time."""
@@ -183,11 +189,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         try:
             return await self._in_flight(self.link.async_read())
         except JKError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=err.translation_key,
-                translation_placeholders=self.error_placeholders(err),
-            ) from err
+            raise self.translated(UpdateFailed, err) from err
 
     # -- writing ---------------------------------------------------------------
 
@@ -251,11 +253,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         except (SettingOutOfRangeError, UnsafeSettingError) as err:
             raise _refused(err) from err
         except JKError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=err.translation_key,
-                translation_placeholders=self.error_placeholders(err),
-            ) from err
+            raise self.translated(HomeAssistantError, err) from err
         finally:
             if not self._closing and (snapshot := self.newest_snapshot) is not None:
                 self.async_set_updated_data(snapshot)

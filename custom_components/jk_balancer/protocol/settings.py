@@ -23,6 +23,7 @@ from typing import Final
 
 from .const import Protocol
 from .errors import UnknownSettingError
+from .layout import Field
 from .model import Settings
 
 
@@ -140,6 +141,10 @@ class SettingSpec:
     def supported(self, protocol: Protocol) -> bool:
         """Return True when the layout has a register for this setting."""
         return protocol in self.registers
+
+    def field(self, offset: int, code: str, divisor: float = 1) -> Field:
+        """The setting in a frame: what a device may hold is its valid range."""
+        return Field(self.key, offset, code, divisor, self.unit, valid=self.reported)
 
     def widest_range(self) -> tuple[float, float]:
         """What some layout accepts: outside it no device takes the value."""

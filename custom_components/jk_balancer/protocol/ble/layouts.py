@@ -30,7 +30,6 @@ from ..settings import (
     MAX_BALANCE_CURRENT,
     POWER_OFF_VOLTAGE,
     VOLTAGE_CALIBRATION,
-    SettingSpec,
 )
 
 # Raw temperature a JK02 device reports for a probe that is not fitted (-200.0 degC).
@@ -101,24 +100,19 @@ DEVICE_INFO: Final = Layout(
 PASSCODE_FIELDS: Final = ("passcode", "setup_passcode")
 
 
-def setting(spec: SettingSpec, offset: int, code: str, divisor: float = 1) -> Field:
-    """A setting's field: what a device may hold is its valid range."""
-    return Field(spec.key, offset, code, divisor, spec.unit, valid=spec.reported)
-
-
 SETTINGS_JK04: Final = Layout(
     "settings_jk04",
     FrameType.SETTINGS,
     [
-        setting(CELL_COUNT, 34, "I"),
-        setting(POWER_OFF_VOLTAGE, 38, "f"),
+        CELL_COUNT.field(34, "I"),
+        POWER_OFF_VOLTAGE.field(38, "f"),
         # The ADC reference voltage; the app derives it from the pack voltage the
         # user measured.
-        setting(VOLTAGE_CALIBRATION, 74, "f"),
-        setting(BALANCE_START_VOLTAGE, 98, "f"),
-        setting(BALANCE_TRIGGER_VOLTAGE, 106, "f"),
-        setting(MAX_BALANCE_CURRENT, 110, "f"),
-        setting(BALANCER_ENABLED, 114, "B"),
+        VOLTAGE_CALIBRATION.field(74, "f"),
+        BALANCE_START_VOLTAGE.field(98, "f"),
+        BALANCE_TRIGGER_VOLTAGE.field(106, "f"),
+        MAX_BALANCE_CURRENT.field(110, "f"),
+        BALANCER_ENABLED.field(114, "B"),
     ],
 )
 
@@ -127,13 +121,13 @@ SETTINGS_JK02: Final = Layout(
     "settings_jk02",
     FrameType.SETTINGS,
     [
-        setting(BALANCE_TRIGGER_VOLTAGE, 26, "I", 1000),
-        setting(POWER_OFF_VOLTAGE, 46, "I", 1000),
-        setting(MAX_BALANCE_CURRENT, 78, "I", 1000),
-        setting(CELL_COUNT, 114, "I"),
-        setting(BALANCER_ENABLED, 126, "B"),
-        setting(BATTERY_CAPACITY, 130, "I", 1000),
-        setting(BALANCE_START_VOLTAGE, 138, "I", 1000),
+        BALANCE_TRIGGER_VOLTAGE.field(26, "I", 1000),
+        POWER_OFF_VOLTAGE.field(46, "I", 1000),
+        MAX_BALANCE_CURRENT.field(78, "I", 1000),
+        CELL_COUNT.field(114, "I"),
+        BALANCER_ENABLED.field(126, "B"),
+        BATTERY_CAPACITY.field(130, "I", 1000),
+        BALANCE_START_VOLTAGE.field(138, "I", 1000),
     ],
 )
 

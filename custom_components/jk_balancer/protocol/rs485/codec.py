@@ -31,7 +31,7 @@ from ..plausibility import (
     check_figures,
     check_total_voltage,
 )
-from ..settings import BALANCE_TRIGGER_VOLTAGE, MAX_BALANCE_CURRENT
+from ..settings import BALANCE_TRIGGER_VOLTAGE, BALANCER_ENABLED, MAX_BALANCE_CURRENT
 
 BAUD_RATE: Final = 9600
 REQUEST_HEADER: Final = b"\x55\xaa"
@@ -60,23 +60,9 @@ REPLY: Final = Layout(
         Field("alarm_bits", 12, "B", valid=(0, 7)),
         Field("delta_cell_voltage", 13, "H", 1000, "V", valid=CELL_VOLTAGE_RANGE),
         Field("balancing_current", 15, "h", 1000, "A", valid=(-10.0, 10.0)),
-        Field(
-            "balance_trigger_voltage",
-            17,
-            "H",
-            1000,
-            "V",
-            valid=BALANCE_TRIGGER_VOLTAGE.reported,
-        ),
-        Field(
-            "max_balance_current",
-            19,
-            "H",
-            1000,
-            "A",
-            valid=MAX_BALANCE_CURRENT.reported,
-        ),
-        Field("balancer_enabled", 21, "B", valid=(0, 1)),
+        BALANCE_TRIGGER_VOLTAGE.field(17, "H", 1000),
+        MAX_BALANCE_CURRENT.field(19, "H", 1000),
+        BALANCER_ENABLED.field(21, "B"),
         Field("cell_count", 22, "B", valid=(1, CELL_SLOTS)),
         # Only the detected cells count (checked in decode_rs485_reply).
         Field("cell_voltages", 23, "H", 1000, "V", count=CELL_SLOTS),

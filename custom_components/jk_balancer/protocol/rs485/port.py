@@ -155,6 +155,8 @@ class Rs485Port:
                 "the port was closed", name=unit_name(self.port, address)
             )
         if not self.is_open:
+            # A port closing under us is done with: what it reports is not news.
+            self._transport = self._receiver = None
             await self._open()
         assert self._transport is not None
         try:

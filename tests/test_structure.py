@@ -1,0 +1,103 @@
+"""How the code is laid out: no import circles, modules of one idea, one definition.
+
+These are rules of the codebase that a reader relies on: a module can be read
+without the ones that import it, a shipped module stays short enough to hold
+in one's head, and what a setting accepts is said once.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from custom_components.jk_balancer.protocol import SETTING_SPECS, SETTINGS_LAYOUTS
+from custom_components.jk_balancer.protocol.rs485.codec import REPLY
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("custom_components/jk_balancer", "jk_emulator", "jk_tools")
+SHIPPED = ROOT / "custom_components" / "jk_balancer"
+# About a screenful of screens: past this a module holds more than one idea.
+MODULE_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    """Every module of the packages, by its dotted name."""
+    return {
+        module_name(path): path
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+
+
+def imported(name: str, path: Path, known: set[str]) -> Iterator[str]:
+    """The project's modules ``name`` imports, ``TYPE_CHECKING`` ones too."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = (
+                    package.rsplit(".", node.level - 1)[0]
+                    if node.level > 1
+                    else package
+                )
+                base = f"{parent}.{base}" if base else parent
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        yield from (target for target in targets if target in known)
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    found = modules()
+    graph = {
+        name: {other for other in imported(name, path, set(found)) if other != name}
+        for name, path in found.items()
+    }
+    # A package's __init__ gathers its modules; importing a module of a package
+    # is not importing the package, so edges into a package are left out.
+    packages = {name for name, path in found.items() if path.name == "__init__.py"}
+    graph = {name: edges - packages for name, edges in graph.items()}
+    circles = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for other in sorted(graph[name]):
+            if state.get(other) == 1:
+                circles.append(" -> ".join([*trail[trail.index(other) :], other]))
+            elif other not in state:
+                visit(other, [*trail, other])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert circles == []
+
+
+def test_shipped_modules_stay_short() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted(SHIPPED.rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MODULE_LINES
+    }
+    assert long == {}
+
+
+def test_what_a_device_may_hold_is_the_settings_own_range() -> None:
+    """The frames' plausibility check of a setting is its definition, not a copy."""
+    for layout in {*SETTINGS_LAYOUTS.values(), REPLY}:
+        for name, field in layout.fields.items():
+            if name in SETTING_SPECS and name != "cell_count":
+                assert field.valid is SETTING_SPECS[name].reported, (layout.name, name)
