@@ -287,6 +287,10 @@ async def _simulate[T](
         try:
             return await main(Simulation(hass, loop, radios, scanners))
         finally:
+            # The balancers first: an update under way would otherwise meet a
+            # Bluetooth stack already stopped.
+            for entry in hass.config_entries.async_entries(DOMAIN):
+                await hass.config_entries.async_unload(entry.entry_id)
             for _, remove_proxy in registered:
                 remove_proxy()
             with contextlib.suppress(Exception):
