@@ -26,11 +26,10 @@ from typing import BinaryIO, Final
 
 from custom_components.jk_balancer.protocol import Frame, FrameAssembler
 
-# ../shared/captures beside the project (CI clones it there); JK_CAPTURES moves it.
+# The real captures kept in the repository (see captures/README.md);
+# JK_CAPTURES points at another folder of them.
 CAPTURES: Final = Path(
-    os.environ.get(
-        "JK_CAPTURES", Path(__file__).resolve().parents[2] / "shared" / "captures"
-    )
+    os.environ.get("JK_CAPTURES", Path(__file__).resolve().parents[1] / "captures")
 )
 CAPTURE_FOLDERS: Final = ("frames", "pdus", "btsnoop")
 RS485_REQUEST: Final = ">>>"

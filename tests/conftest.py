@@ -39,9 +39,8 @@ def short_connection_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def captures() -> Path:
-    """The folder of real device captures; tests skip without it."""
-    if not CAPTURES.is_dir():
-        pytest.skip(f"real captures not found at {CAPTURES} (set JK_CAPTURES)")
+    """The folder of real device captures, kept in the repository."""
+    assert CAPTURES.is_dir(), f"the real captures are missing at {CAPTURES}"
     return CAPTURES
 
 

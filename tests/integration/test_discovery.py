@@ -1,6 +1,6 @@
 """Which advertisements Home Assistant offers as JK balancers.
 
-The real ones come from ``shared/captures/advertisements_jikong.json``.
+The real ones come from ``captures/advertisements_jikong.json``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The protocol layer against real traffic from ``shared/captures``.
+"""The protocol layer against real traffic from the repository's ``captures/``.
 
 Expected values below were read off the frames' bytes by hand (and agree with
 the community documentation of each layout); they are not produced by the code
@@ -44,7 +44,7 @@ from jk_tools.captures import (
 )
 from tests.conftest import protocol_from_name
 
-# Layouts of the btsnoop logs, from the table in shared/captures/README.md.
+# Layouts of the btsnoop logs, from the table in captures/README.md.
 BTSNOOP_PROTOCOLS = {
     "btsnoop_hci_jk-b2a16s_hw30_sw330.log": Protocol.JK04,
     "btsnoop_hci_jk-b2a16s_hw30_sw330_cmds.log": Protocol.JK04,

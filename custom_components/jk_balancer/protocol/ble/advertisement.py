@@ -1,6 +1,6 @@
 """What a JK device's Bluetooth advertisement looks like.
 
-Every real JK advertisement (``shared/captures/advertisements_jikong.json``)
+Every real JK advertisement (``captures/advertisements_jikong.json``)
 carries manufacturer data under company id 0x0B65 starting ``88 A0`` (then the
 device's address), or under 0x4B4A, the id JK gave itself ("JK"; no other
 maker uses it). Names are user-chosen and the service list varies: some V19

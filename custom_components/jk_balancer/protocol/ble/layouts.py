@@ -2,7 +2,7 @@
 
 Offsets count from the first header byte; every frame is 300 bytes with the
 checksum in byte 299. Values and their meaning were checked against the real
-captures in ``shared/captures`` (tests decode every one of them). Bytes not listed
+captures in the repository's ``captures/`` (tests decode every one of them). Bytes not listed
 here are unknown or irrelevant to a balancer; the virtual balancer sends them as
 zero.
 

@@ -9,7 +9,7 @@ count, 0xF2 trigger delta, 0xF4 max balance current, 0xF6 balancer on/off; see
 a bus, each at the address set on its DIP switch.
 
 Offsets and scales were checked on the real capture in
-``shared/captures/rs485``. The reply carries no identity, runtime, start or
+the repository's ``captures/rs485``. The reply carries no identity, runtime, start or
 power-off voltage, and no per-cell wire resistance.
 """
 
