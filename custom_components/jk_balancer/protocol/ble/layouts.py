@@ -2,9 +2,9 @@
 
 Offsets count from the first header byte; every frame is 300 bytes with the
 checksum in byte 299. Values and their meaning were checked against the real
-captures in the repository's ``captures/`` (tests decode every one of them). Bytes not listed
-here are unknown or irrelevant to a balancer; the virtual balancer sends them as
-zero.
+captures in the repository's ``captures/`` (tests decode every one of them).
+Bytes not listed here are unknown or irrelevant to a balancer; the virtual
+balancer sends them as zero.
 
 JK04 (older balancers: JK-B2A16S hw 3.x, JK-B5A24S) stores every value as an
 IEEE-754 float32; JK02 stores integers in mV, mA, mOhm and 0.1 degC. JK02_32S has
