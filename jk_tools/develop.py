@@ -2,12 +2,15 @@
 
 Copies the development configuration (``dev/config``) into a working folder,
 marks onboarding done except for the user, starts Home Assistant, creates the
-development login (dev / dev) through the onboarding API, and runs until Ctrl-C.
+development login (dev / dev) through the onboarding API, keeps its web
+server's port (Home Assistant 2026.11 asks to confirm it), and runs until
+Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Sequence
 import json
 import os
@@ -19,7 +22,10 @@ import sys
 import time
 from typing import Any, Final
 import urllib.error
+import urllib.parse
 import urllib.request
+
+import aiohttp
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 TEMPLATE: Final = ROOT / "dev" / "config"
@@ -94,6 +100,58 @@ def create_dev_user(base_url: str, steps: list[Any]) -> None:
     )
 
 
+def access_token(base_url: str) -> str:
+    """A token of the development login, got as the frontend gets one."""
+    client = f"{base_url}/"
+    flow = _request(
+        f"{base_url}/auth/login_flow",
+        {
+            "client_id": client,
+            "handler": ["homeassistant", None],
+            "redirect_uri": client,
+        },
+    )
+    result = _request(
+        f"{base_url}/auth/login_flow/{flow['flow_id']}",
+        {"username": DEV_USER, "password": DEV_PASSWORD, "client_id": client},
+    )
+    form = urllib.parse.urlencode(
+        {
+            "grant_type": "authorization_code",
+            "code": result["result"],
+            "client_id": client,
+        }
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - our own local instance
+        f"{base_url}/auth/token", data=form
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        token: str = json.loads(response.read())["access_token"]
+        return token
+
+
+async def _confirm_http_settings(base_url: str, token: str) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(base_url.replace("http", "ws", 1) + "/api/websocket") as ws,
+    ):
+        await ws.receive_json()  # auth_required
+        await ws.send_json({"type": "auth", "access_token": token})
+        await ws.receive_json()  # auth_ok
+        # Before 2026.11 there is no such command: its error changes nothing.
+        await ws.send_json({"id": 1, "type": "http/config/promote"})
+        await ws.receive_json()
+
+
+def confirm_http_settings(base_url: str) -> None:
+    """Keep the development port, as a user confirms it in the dialog.
+
+    From 2026.11 the web server's settings from YAML start as a trial that is
+    undone, by a restart, unless confirmed.
+    """
+    asyncio.run(_confirm_http_settings(base_url, access_token(base_url)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the development instance until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -117,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         create_dev_user(base_url, wait_until_up(base_url, process))
+        confirm_http_settings(base_url)
         print(
             f"\nHome Assistant is up: {base_url}"
             f"  (log in as {DEV_USER} / {DEV_PASSWORD})"

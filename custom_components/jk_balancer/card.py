@@ -15,8 +15,8 @@ from homeassistant.components import websocket_api
 from homeassistant.components.http import StaticPathConfig
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-import voluptuous as vol
 
+from .compat import vol
 from .const import DOMAIN
 
 CARD_FILE: Final = Path(__file__).parent / "frontend" / "jk-balancer-card.js"

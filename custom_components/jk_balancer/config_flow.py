@@ -28,9 +28,9 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
 from .bluetooth import BluetoothLink
+from .compat import vol
 from .connection_turns import async_get_turns
 from .const import (
     CONF_MEMBERS,

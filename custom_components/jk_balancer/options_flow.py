@@ -19,8 +19,8 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
-import voluptuous as vol
 
+from .compat import vol
 from .connection_turns import async_get_turns
 from .const import (
     CHEMISTRY_AUTO,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant import data_entry_flow
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
-import voluptuous as vol
 
+from .compat import RepairsFlowResult, vol
 from .const import DOMAIN, ISSUE_CONFIRM_CELL_COUNT
 from .coordinator import BalancerCoordinator
 from .entry import JKConfigEntry
@@ -118,13 +117,13 @@ class CellCountRepairFlow(RepairsFlow):
 
     async def async_step_init(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Start with the confirmation."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Confirm, then write the cell count."""
         entry: JKConfigEntry | None = self.hass.config_entries.async_get_entry(
             self._entry_id

@@ -32,8 +32,8 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from serial.tools import list_ports
-import voluptuous as vol
 
+from .compat import vol
 from .const import (
     CONF_BUS_ADDRESS,
     CONF_SERIAL_PORT,

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
@@ -13,12 +14,15 @@ from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.jk_balancer.const import DOMAIN
 from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
@@ -30,6 +34,16 @@ from tests.conftest import FAST
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/jk_balancer."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in ``snapshots/``, whichever plugin's fixture loaded last.
+
+    Both the harness and syrupy define ``snapshot``; which one wins depends
+    on the order site-packages lists them, so the extension is set here.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture
@@ -51,8 +65,10 @@ class Proxy:
     scanner: VirtualProxyScanner
     _next: int = 1
 
-    def add(self, profile: str = "jk-b2a16s", **kwargs: Any) -> BluetoothBalancer:
-        """Put a virtual balancer in range and let it advertise."""
+    def add(
+        self, profile: str = "jk-b2a16s", *, heard: bool = True, **kwargs: Any
+    ) -> BluetoothBalancer:
+        """Put a virtual balancer in range and let it advertise (if ``heard``)."""
         options: dict[str, Any] = {
             "time_scale": FAST,
             "seed": 3,
@@ -62,9 +78,10 @@ class Proxy:
         options |= kwargs
         address = f"C8:47:80:12:34:{self._next:02X}"
         self._next += 1
-        return self.put(
-            BluetoothBalancer(PROFILES[profile], address=address, **options)
-        )
+        device = BluetoothBalancer(PROFILES[profile], address=address, **options)
+        if not heard:
+            return self.radio.add(device)
+        return self.put(device)
 
     def put(self, device: BluetoothBalancer) -> BluetoothBalancer:
         """Put an already built balancer in range and let it advertise."""
@@ -131,3 +148,54 @@ async def start_user_flow(hass: HomeAssistant, choice: str) -> ConfigFlowResult:
     return await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": choice}
     )
+
+
+def device_of(hass: HomeAssistant, entry_id: str) -> dr.DeviceEntry:
+    """The one device of config entry ``entry_id``.
+
+    Looked up through the entry: ``async_get_device`` is deprecated since
+    Home Assistant 2026.9 (identifiers are unique per entry only).
+    """
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+    assert len(devices) == 1, devices
+    return devices[0]
+
+
+def plain(value: Any) -> Any:
+    """A value as users see it in the UI and in automations, without types."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [plain(item) for item in value]
+    return value
+
+
+def entities_as_users_see_them(
+    hass: HomeAssistant, entry_id: str
+) -> dict[str, dict[str, Any]]:
+    """Every entity of an entry: its id, kind, unit, category and state.
+
+    What a user or an automation meets, and nothing of how the registry
+    stores it, so the same snapshot holds on every Home Assistant release.
+    """
+    registry = er.async_get(hass)
+    found: dict[str, dict[str, Any]] = {}
+    for item in sorted(
+        er.async_entries_for_config_entry(registry, entry_id),
+        key=lambda item: item.entity_id,
+    ):
+        state = hass.states.get(item.entity_id)
+        found[item.entity_id] = {
+            "unique_id": item.unique_id,
+            "translation_key": item.translation_key,
+            "device_class": plain(item.original_device_class),
+            "entity_category": plain(item.entity_category),
+            "unit": item.unit_of_measurement,
+            "capabilities": plain(item.capabilities),
+            "disabled_by": plain(item.disabled_by),
+            "state": None if state is None else state.state,
+            "attributes": None if state is None else plain(dict(state.attributes)),
+        }
+    return found

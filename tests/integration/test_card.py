@@ -11,7 +11,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.jk_balancer.card import CARD_URL
-from tests.integration.conftest import Proxy, setup_entry
+from tests.integration.conftest import Proxy, device_of, setup_entry
 
 
 async def test_the_card_is_served_and_loaded_in_every_dashboard(
@@ -37,10 +37,7 @@ async def test_the_card_learns_which_entity_is_which(
 ) -> None:
     device = proxy.add("jk-b2a24s20p", cells=8, name="Rack")
     entry = await setup_entry(hass, device)
-    balancer = device_registry.async_get_device(
-        connections={("bluetooth", device.address)}
-    )
-    assert balancer is not None
+    balancer = device_of(hass, entry.entry_id)
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {"type": "jk_balancer/device_entities", "device_id": balancer.id}

@@ -64,8 +64,14 @@ async def test_discovery_card_asks_for_the_password(
 async def test_discovery_of_a_configured_device_is_ignored(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
-    device = proxy.add()
-    await setup_entry(hass, device)
+    # Configured before Home Assistant hears it: no discovery flow was started
+    # that the one below could run into.
+    device = proxy.add(heard=False)
+    entry = config_entry(device)
+    entry.add_to_hass(hass)
+    proxy.scanner.advertise(device)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
     service_info = async_last_service_info(hass, device.address)
     assert service_info is not None
     result = await hass.config_entries.flow.async_init(

@@ -23,11 +23,16 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 import pytest
-from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.jk_balancer import bluetooth as bluetooth_module
-from tests.integration.conftest import Proxy, next_update, setup_entry
+from tests.integration.conftest import (
+    Proxy,
+    device_of,
+    entities_as_users_see_them,
+    next_update,
+    setup_entry,
+)
 
 
 def state_value(hass: HomeAssistant, entity_id: str) -> str:
@@ -53,7 +58,7 @@ async def test_entities_snapshot(
     device = proxy.add(profile, cells=4 if profile == "jk-b2a24s20p" else None)
     with patch("custom_components.jk_balancer.PLATFORMS", [platform]):
         entry = await setup_entry(hass, device)
-    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+    assert entities_as_users_see_them(hass, entry.entry_id) == snapshot
 
 
 async def test_sensor_values_match_the_device(
@@ -122,11 +127,9 @@ async def test_device_registry_entry(
     hass: HomeAssistant, proxy: Proxy, device_registry: dr.DeviceRegistry
 ) -> None:
     device = proxy.add("jk-pb2a16s20p", name="Rack-1")
-    await setup_entry(hass, device)
-    entry = device_registry.async_get_device(
-        connections={("bluetooth", device.address)}
-    )
-    assert entry is not None
+    config_entry = await setup_entry(hass, device)
+    entry = device_of(hass, config_entry.entry_id)
+    assert entry.connections == {("bluetooth", device.address)}
     assert entry.name == "Rack-1"
     assert entry.manufacturer == "Jikong (JK)"
     assert entry.model == "JK-PB2A16S20P"

@@ -389,6 +389,7 @@ async def test_repairs_and_diagnostics_of_an_entry_that_is_not_loaded(
     hass: HomeAssistant, proxy: Proxy, hass_client: ClientSessionGenerator
 ) -> None:
     assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    assert await async_setup_component(hass, "diagnostics", {})
     device = proxy.add("jk-b5a24s", cells=16)
     device.change_settings(cell_count=17)
     entry = await setup_entry(hass, device)

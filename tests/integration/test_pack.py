@@ -10,7 +10,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_NAME, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.typing import (
 from custom_components.jk_balancer.const import CONF_MEMBERS, DOMAIN
 from custom_components.jk_balancer.rs485 import rs485_device_key
 from jk_emulator import VirtualBus
-from tests.integration.conftest import next_update
+from tests.integration.conftest import device_of, next_update
 from tests.integration.test_rs485 import setup_bus
 
 
@@ -106,8 +106,8 @@ async def test_the_pack_numbers_the_cells_through_and_sums_up(
     assert float(pack_state(hass, pack_id, "total_voltage")) == pytest.approx(
         sum(totals), abs=0.011
     )
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"pack_{pack_id}")})
-    assert device is not None
+    device = device_of(hass, pack_id)
+    assert device.identifiers == {(DOMAIN, f"pack_{pack_id}")}
     assert device.name == "Rack"
 
 
@@ -136,8 +136,7 @@ async def test_the_cell_card_shows_the_whole_pack(
 ) -> None:
     first, second = await setup_bus(hass, virtual_bus)
     pack_id = await add_pack(hass, [second, first], name="Rack reversed")
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"pack_{pack_id}")})
-    assert device is not None
+    device = device_of(hass, pack_id)
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {"type": f"{DOMAIN}/device_entities", "device_id": device.id}

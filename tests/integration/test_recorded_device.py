@@ -15,7 +15,7 @@ from homeassistant.config_entries import SOURCE_BLUETOOTH, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, CONF_PASSWORD, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.jk_balancer.const import DOMAIN
@@ -31,7 +31,7 @@ from custom_components.jk_balancer.protocol.settings import (
 from jk_emulator import RecordedBalancer
 from jk_tools.captures import load_frames
 from tests.conftest import FAST
-from tests.integration.conftest import Proxy
+from tests.integration.conftest import Proxy, device_of
 
 RECORDING = "btsnoop/btsnoop_hci_jk-b2a16s_hw30_sw330.log"
 ADDRESS = "C8:47:80:0F:D5:C5"
@@ -87,8 +87,8 @@ async def test_real_jk_b2a16s_through_discovery_password_and_entities(
     await hass.async_block_till_done()
     assert accepted["result"].state is ConfigEntryState.LOADED
 
-    registered = dr.async_get(hass).async_get_device({(DOMAIN, ADDRESS)})
-    assert registered is not None
+    registered = device_of(hass, accepted["result"].entry_id)
+    assert registered.identifiers == {(DOMAIN, ADDRESS)}
     assert (registered.model, registered.hw_version, registered.sw_version) == (
         "JK-B2A16S",
         "3.0",
