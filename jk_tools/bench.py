@@ -10,7 +10,9 @@
 ``slots``     balancers sharing proxies' connection slots, connecting per update
               (``--balancers``, ``--proxies``, ``--slots``, ``--interval``,
               ``--minutes``);
-``bus``       a poll cycle of 1 to 15 balancers on one RS485 bus: time and CPU.
+``bus``       a poll cycle of 1 to 15 balancers on one RS485 bus: time and CPU;
+``serial``    pyserial-asyncio-fast next to serialx (Home Assistant 2026.11's
+              serial library): a poll's time and CPU, a pulled adapter, install.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 import gc
-import importlib
 import os
 from pathlib import Path
 import platform
@@ -50,17 +51,18 @@ from custom_components.jk_balancer.protocol import (
 
 from .bench_bus import bench_bus
 from .bench_ha import bench_cost, bench_slots, bench_snapshot
+from .bench_serial import bench_serial
 from .captures import (
     CAPTURES,
     capture_files,
     load_frames,
 )
+from .peers import PEERS, import_peer
 from .simulation import quiet_logging
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 # scripts/bench installs the peer here, away from Home Assistant's packages.
-PEER_PATH: Final = ROOT / ".bench" / "aiobmsble"
-SECTIONS: Final = ("decode", "memory", "snapshot", "cost", "slots", "bus")
+SECTIONS: Final = ("decode", "memory", "snapshot", "cost", "slots", "bus", "serial")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_cost(args.hours)
         elif section == "bus":
             bench_bus()
+        elif section == "serial":
+            bench_serial()
         else:
             bench_slots(
                 args.minutes, args.balancers, args.slots, args.interval, args.proxies
@@ -220,12 +224,9 @@ def peer_decoder() -> Callable[[RealFrame], dict[str, Any]] | None:
     ``async_update`` adds (power, cycle capacity, ...). It is told the
     firmware version, as its connection set-up would be.
     """
-    if str(PEER_PATH) not in sys.path:
-        sys.path.insert(0, str(PEER_PATH))
-    try:
-        BMS: Any = importlib.import_module("aiobmsble.bms.jikong_bms").BMS
-    except ImportError:
+    if (peer := import_peer("aiobmsble.bms.jikong_bms")) is None:
         return None
+    BMS: Any = peer.BMS
     instances: dict[int, Any] = {}
 
     def instance(major: int) -> Any:
@@ -319,7 +320,7 @@ def bench_decode() -> None:
                 median = timings["aiobmsble"].median_us / timings[ours].median_us
                 print(f"     {ours}: {ratio:.1f}x faster (median {median:.1f}x)")
         elif protocol.is_jk02:
-            print(f"     aiobmsble is not installed in {PEER_PATH}: run scripts/bench")
+            print(f"     aiobmsble is not installed in {PEERS}: run scripts/bench")
         else:
             print("     (no Python peer decodes JK04 frames: absolute figures only)")
 

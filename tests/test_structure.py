@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+import importlib.metadata
 from pathlib import Path
+import re
+import sys
+import tomllib
 
 from custom_components.jk_balancer.protocol import SETTING_SPECS, SETTINGS_LAYOUTS
 from custom_components.jk_balancer.protocol.rs485.codec import REPLY
@@ -101,3 +105,37 @@ def test_what_a_device_may_hold_is_the_settings_own_range() -> None:
         for name, field in layout.fields.items():
             if name in SETTING_SPECS and name != "cell_count":
                 assert field.valid is SETTING_SPECS[name].reported, (layout.name, name)
+
+
+def test_the_protocol_layer_declares_what_it_imports() -> None:
+    """pyproject's dependencies are the libraries the protocol layer imports."""
+    protocol = SHIPPED / "protocol"
+    imported_roots = set()
+    for path in protocol.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported_roots |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported_roots.add(node.module.split(".")[0])
+    third_party = {
+        root
+        for root in imported_roots
+        if root not in sys.stdlib_module_names and root != "__future__"
+    }
+    distributions = importlib.metadata.packages_distributions()
+    needed = {
+        canonical(distribution)
+        for root in third_party
+        for distribution in distributions[root]
+    }
+    declared = {
+        canonical(re.split(r"[<>=!~ ;\\[]", requirement, maxsplit=1)[0])
+        for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text())[
+            "project"
+        ]["dependencies"]
+    }
+    assert declared == needed
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

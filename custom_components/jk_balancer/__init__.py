@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_CORE_CONFIG_UPDATE, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -35,9 +35,22 @@ PACK_PLATFORMS: list[Platform] = [Platform.SENSOR]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Serve the cell card to every dashboard."""
+    """Serve the cell card to every dashboard; follow the system language."""
     integration = await async_get_integration(hass, DOMAIN)
     await async_register_card(hass, str(integration.version))
+    language = hass.config.language
+
+    @callback
+    def _async_language_changed(_event: Event) -> None:
+        """Entity names are translated when entities are added: add them again."""
+        nonlocal language
+        if hass.config.language == language:
+            return
+        language = hass.config.language
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, _async_language_changed)
     return True
 
 

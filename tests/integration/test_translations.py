@@ -7,6 +7,8 @@ from pathlib import Path
 import re
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.jk_balancer import (
@@ -19,6 +21,7 @@ from custom_components.jk_balancer import (
 )
 from custom_components.jk_balancer.const import PROTOCOL_OPTIONS, ConnectionMode
 from custom_components.jk_balancer.protocol import BLUETOOTH_PROTOCOLS, errors
+from tests.integration.conftest import Proxy, setup_entry
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "jk_balancer"
 STRINGS = json.loads((INTEGRATION / "strings.json").read_text())
@@ -136,3 +139,19 @@ def test_icons_belong_to_known_entities() -> None:
     icons = json.loads((INTEGRATION / "icons.json").read_text())["entity"]
     for platform, entries in icons.items():
         assert set(entries) <= set(STRINGS["entity"][platform]), platform
+
+
+async def test_entity_names_follow_a_change_of_the_system_language(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    entry = await setup_entry(hass, proxy.add())
+    entity_id = "sensor.jk_b2a16s_cell_voltage_difference"
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.attributes["friendly_name"] == "JK-B2A16S Cell voltage difference"
+    await hass.config.async_update(language="de")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.attributes["friendly_name"] == "JK-B2A16S Zellspannungsdifferenz"
