@@ -43,6 +43,7 @@ CHROMIUM_ARGS = [
 ]
 STEP_TIMEOUT = 30_000  # ms
 BRAND = ROOT / "custom_components" / "jk_balancer" / "brand"
+TRANSLATIONS = ROOT / "custom_components" / "jk_balancer" / "translations"
 # Home Assistant 2026.3+ serves a custom integration's brand/ folder with the
 # brands CDN's fallbacks; the 2026.2 frontend asks the CDN, which the test
 # stands in for (the machine has no internet).
@@ -123,6 +124,24 @@ class Instance:
         except urllib.error.HTTPError as err:  # not there (yet)
             return f"HTTP {err.code}"
         return value
+
+    def friendly_name(self, entity_id: str) -> str | None:
+        try:
+            name: str = self._call(f"/api/states/{entity_id}")["attributes"][
+                "friendly_name"
+            ]
+        except (urllib.error.HTTPError, KeyError):
+            return None
+        return name
+
+    async def wait_for_name(
+        self, page: Page, entity_id: str, expected: str, seconds: float = 30
+    ) -> None:
+        """Wait until the entity carries ``expected`` as its name."""
+        deadline = time.monotonic() + seconds
+        while (name := self.friendly_name(entity_id)) != expected:
+            assert time.monotonic() < deadline, f"{entity_id} is named {name}"
+            await page.wait_for_timeout(200)
 
     async def wait_for_state(
         self, page: Page, entity_id: str, expected: str, seconds: float = 20
@@ -473,20 +492,15 @@ async def check_names_fit(page: Page, instance: Instance) -> None:
     """Every name on the device page shows whole, in English, German, Chinese."""
     await page.set_viewport_size({"width": 1400, "height": 2400})
     for language in ("en", "de", "zh-Hans"):
-        await page.evaluate(
-            """async (language) => {
-              const hass = document.querySelector("home-assistant").hass;
-              await hass.callWS({type: "config/core/update", language});
-              const entries = await hass.callWS(
-                {type: "config_entries/get", domain: "jk_balancer"}
-              );
-              for (const entry of entries) {
-                await hass.callApi(
-                  "POST", `config/config_entries/entry/${entry.entry_id}/reload`
-                );
-              }
-            }""",
-            language,
+        # The integration reloads its entries itself, so names follow.
+        await set_language(page, language)
+        translated = json.loads(
+            (TRANSLATIONS / f"{language}.json").read_text(encoding="utf-8")
+        )["entity"]["sensor"]["delta_cell_voltage"]["name"]
+        await instance.wait_for_name(
+            page,
+            "sensor.house_bank_cell_voltage_difference",
+            f"House bank {translated}",
         )
         await instance.wait_for_state(
             page, "sensor.house_bank_balancing_status", "balancing"
@@ -498,10 +512,27 @@ async def check_names_fit(page: Page, instance: Instance) -> None:
         cut = await page.evaluate(TRUNCATED_TEXTS)
         assert cut == [], f"{language}: {cut}"
         await shot(page, f"16_names_{language}")
+    # The instance stops next: not while a balancer still reloads.
+    await page.wait_for_function(
+        """async () => {
+          const hass = document.querySelector("home-assistant").hass;
+          const entries = await hass.callWS(
+            {type: "config_entries/get", domain: "jk_balancer"}
+          );
+          return entries.every((entry) => entry.state === "loaded");
+        }""",
+        polling=500,
+    )
+
+
+async def set_language(page: Page, language: str) -> None:
+    """Change the system language (the balancers then reload)."""
     await page.evaluate(
-        """() => document.querySelector("home-assistant").hass.callWS(
-          {type: "config/core/update", language: "en"}
-        )"""
+        """async (language) => {
+          const hass = document.querySelector("home-assistant").hass;
+          await hass.callWS({type: "config/core/update", language});
+        }""",
+        language,
     )
 
 

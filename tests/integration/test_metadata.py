@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 
 from PIL import Image
 
@@ -56,6 +57,14 @@ def test_hacs_metadata() -> None:
         "render_readme",
     }
     assert hacs["name"] == MANIFEST["name"]
+    # HACS offers it from the oldest release the tests run on.
+    oldest = re.search(
+        r"^homeassistant==(\d+\.\d+)\.",
+        (ROOT / "requirements" / "test.txt").read_text(),
+        re.M,
+    )
+    assert oldest is not None
+    assert hacs["homeassistant"] == f"{oldest.group(1)}.0"
     # Only the integration's folder ships: nothing of the tools or emulator.
     assert not (INTEGRATION / "jk_emulator").exists()
     assert not list(INTEGRATION.rglob("test_*.py"))
