@@ -79,11 +79,6 @@ class Rs485Port:
         """Return True while the port is open."""
         return self._transport is not None and not self._transport.is_closing()
 
-    @property
-    def closed(self) -> bool:
-        """Return True once :meth:`close` was called: nothing opens it again."""
-        return self._closed
-
     async def read(
         self, address: int, *, attempts: int = 2, reply_timeout: float | None = None
     ) -> bytes:
