@@ -16,10 +16,16 @@ from .card import async_register_card
 from .const import DOMAIN, SIGNAL_BALANCER_UPDATED, Transport, entry_transport
 from .coordinator import BalancerCoordinator, BalancerLink
 from .entry import JKConfigEntry
+from .issues import (
+    BALANCER_ISSUES,
+    IGNORED,
+    PACK_MEMBER_MISSING,
+    IgnoredIssues,
+    async_update_issues,
+)
 from .migration import async_migrate
 from .pack import PackCoordinator
 from .protocol import JKError
-from .repairs import async_delete_issues, async_update_issues
 from .rs485 import async_rs485_link
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -36,6 +42,8 @@ PACK_PLATFORMS: list[Platform] = [Platform.SENSOR]
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Serve the cell card to every dashboard; follow the system language."""
+    hass.data[IGNORED] = IgnoredIssues(hass)
+    await hass.data[IGNORED].async_load()
     integration = await async_get_integration(hass, DOMAIN)
     await async_register_card(hass, str(integration.version))
     language = hass.config.language
@@ -90,7 +98,7 @@ async def _async_setup_balancer(hass: HomeAssistant, entry: JKConfigEntry) -> bo
     def _async_updated() -> None:
         if coordinator.last_update_success:
             coordinator.care.async_update(coordinator.data)
-        async_update_issues(hass, coordinator)
+            async_update_issues(hass, entry, coordinator.data, coordinator.care)
         async_dispatcher_send(hass, SIGNAL_BALANCER_UPDATED, entry.entry_id)
 
     entry.async_on_unload(coordinator.async_add_listener(_async_updated))
@@ -122,6 +130,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: JKConfigEntry) -> bool:
 async def async_remove_entry(hass: HomeAssistant, entry: JKConfigEntry) -> None:
     """The device was removed: its issues and stored drift go with it."""
     if entry_transport(entry.data) is Transport.PACK:
+        hass.data[IGNORED].async_forget(entry, (PACK_MEMBER_MISSING,))
         return
-    async_delete_issues(hass, entry)
+    hass.data[IGNORED].async_forget(entry, BALANCER_ISSUES)
     await BatteryCare(hass, entry).async_remove()

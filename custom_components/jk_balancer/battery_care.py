@@ -1,12 +1,16 @@
 """Battery care for one balancer: imbalance and the drifting cell.
 
-Fed with every published snapshot; the drift window is stored, so a restart
-of Home Assistant does not forget which cell has been falling behind.
+Fed with every published snapshot. The drift window and whether the cells are
+out of balance are stored, so neither a reload nor a restart of Home
+Assistant forgets which cell has been falling behind, or sets "out of
+balance" back to OK until the hold time has passed again. What is stored is
+checked like a frame: what cannot be used is dropped with one warning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -32,9 +36,33 @@ from .protocol import (
     infer_chemistry,
 )
 
+_LOGGER = logging.getLogger(__name__)
+
 STORAGE_VERSION = 1
-# Drift changes slowly: store it at most this often.
+# 2: whether the cells are out of balance is stored too.
+STORAGE_MINOR_VERSION = 2
+# Drift changes slowly: store it at most this often (and when Home Assistant
+# stops or the entry unloads).
 SAVE_DELAY = 300  # s
+
+
+class CareStore(Store[dict[str, Any]]):
+    """The stored care of one balancer; another version's format is dropped."""
+
+    async def _async_migrate_func(
+        self, old_major_version: int, old_minor_version: int, old_data: Any
+    ) -> dict[str, Any]:
+        if old_major_version == STORAGE_VERSION:
+            return old_data  # checked when loaded, like any stored data
+        # Written by another version of the integration (a downgrade, or an
+        # upgrade undone): its window cannot be read, so a new one starts.
+        _LOGGER.warning(
+            "%s: the stored drift window has format %s, which this version "
+            "cannot read; starting a new one",
+            self.key,
+            old_major_version,
+        )
+        return {}
 
 
 class BatteryCare:
@@ -44,8 +72,11 @@ class BatteryCare:
         """Set up for ``entry``; its options say the threshold (mV) and hold (s)."""
         self._hass = hass
         self._entry = entry
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.drift"
+        self._store = CareStore(
+            hass,
+            STORAGE_VERSION,
+            f"{DOMAIN}.{entry.entry_id}.drift",
+            minor_version=STORAGE_MINOR_VERSION,
         )
         self.tracker = DriftTracker()
         self.watch = ImbalanceWatch(threshold=0.0, hold=self.hold)
@@ -66,18 +97,37 @@ class BatteryCare:
             return float(millivolts) / 1000
         return default_imbalance_threshold(snapshot.settings.balance_trigger_voltage)
 
+    @property
+    def chosen_chemistry(self) -> Chemistry | None:
+        """The chemistry the user chose, or None to go by the cells."""
+        chosen = self._options.get(CONF_CHEMISTRY, CHEMISTRY_AUTO)
+        return None if chosen == CHEMISTRY_AUTO else Chemistry(chosen)
+
     def chemistry(self, snapshot: Snapshot) -> Chemistry:
         """The pack's chemistry: the user's choice, or what the cells suggest."""
-        chosen = self._options.get(CONF_CHEMISTRY, CHEMISTRY_AUTO)
-        if chosen == CHEMISTRY_AUTO:
-            return infer_chemistry(snapshot.cell_info)
-        return Chemistry(chosen)
+        return self.chosen_chemistry or infer_chemistry(snapshot.cell_info)
 
     async def async_load(self) -> None:
-        """Restore the drift window stored before."""
-        if (data := await self._store.async_load()) is not None:
-            self.tracker = DriftTracker.from_data(data)
-            self.drift = self.tracker.drift(dt_util.utcnow().timestamp())
+        """Restore the drift window and the imbalance state stored before."""
+        data = await self._store.async_load()
+        if not data:  # nothing stored, or another format (already warned)
+            return
+        problem: str | None = "not a mapping"
+        if isinstance(data, Mapping):
+            self.tracker, problem = DriftTracker.restore(data)
+            stored_state = data.get("out_of_balance", False)
+            if isinstance(stored_state, bool):
+                self.watch.out_of_balance = stored_state
+            else:
+                problem = problem or f"out of balance: {stored_state!r}"
+        if problem is not None:
+            _LOGGER.warning(
+                "%s: dropped what cannot be used of the stored battery care "
+                "(%s); the rest is kept",
+                self._entry.title,
+                problem,
+            )
+        self.drift = self.tracker.drift(dt_util.utcnow().timestamp())
 
     async def async_remove(self) -> None:
         """The balancer was removed: forget its drift."""
@@ -91,10 +141,15 @@ class BatteryCare:
         self.watch.hold = self.hold
         self.watch.update(cells.delta_cell_voltage, self._hass.loop.time())
         now = dt_util.utcnow().timestamp()
-        self.tracker.add(cells.cell_voltages, now)
+        # A loose lead's frames tell of the wiring, not of how cells drift.
+        if not snapshot.cell_count_mismatch:
+            self.tracker.add(cells.cell_voltages, now)
         self.drift = self.tracker.drift(now)
-        self._store.async_delay_save(self.tracker.to_data, SAVE_DELAY)
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+
+    def _data(self) -> dict[str, Any]:
+        return self.tracker.to_data() | {"out_of_balance": self.watch.out_of_balance}
 
     async def async_save(self) -> None:
-        """Store the drift window now (Home Assistant stops, the entry unloads)."""
-        await self._store.async_save(self.tracker.to_data())
+        """Store the care now (the entry unloads)."""
+        await self._store.async_save(self._data())

@@ -20,7 +20,6 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_ADDRESS, CONF_NAME, CONF_PASSWORD
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
-    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -47,6 +46,7 @@ from .coordinator import BalancerCoordinator
 from .entry import JKConfigEntry
 from .migration import MINOR_VERSION, VERSION
 from .options_flow import JKBalancerOptionsFlow
+from .pack_members import balancer_entries, members_problem, members_schema
 from .protocol import (
     BluetoothClient,
     JKError,
@@ -103,7 +103,7 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Bluetooth, RS485, or (with two balancers set up) a pack of them."""
         options = ["bluetooth_device", "rs485"]
-        if len(self._balancer_entries()) >= 2:
+        if len(balancer_entries(self.hass)) >= 2:
             options.append("pack")
         return self.async_show_menu(step_id="user", menu_options=options)
 
@@ -258,8 +258,8 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             members: list[str] = user_input[CONF_MEMBERS]
-            if len(members) < 2:
-                errors[CONF_MEMBERS] = "pick_two"
+            if (problem := members_problem(members)) is not None:
+                errors[CONF_MEMBERS] = problem
             elif reconfiguring:
                 return self.async_update_reload_and_abort(
                     self._get_reconfigure_entry(),
@@ -271,36 +271,15 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
                     title=user_input[CONF_NAME],
                     data={CONF_TRANSPORT: Transport.PACK.value, CONF_MEMBERS: members},
                 )
-        defaults: dict[str, Any] = {CONF_NAME: "Battery pack", CONF_MEMBERS: []}
+        name, members = "Battery pack", []
         if reconfiguring:
             entry = self._get_reconfigure_entry()
-            defaults = {CONF_NAME: entry.title, CONF_MEMBERS: entry.data[CONF_MEMBERS]}
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_NAME, default=defaults[CONF_NAME]): TextSelector(),
-                vol.Required(
-                    CONF_MEMBERS, default=defaults[CONF_MEMBERS]
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[
-                            SelectOptionDict(value=entry.entry_id, label=entry.title)
-                            for entry in self._balancer_entries()
-                        ],
-                        multiple=True,
-                        mode=SelectSelectorMode.DROPDOWN,
-                    )
-                ),
-            }
+            name, members = entry.title, entry.data[CONF_MEMBERS]
+        return self.async_show_form(
+            step_id="pack",
+            data_schema=members_schema(self.hass, members, name=name),
+            errors=errors,
         )
-        return self.async_show_form(step_id="pack", data_schema=schema, errors=errors)
-
-    def _balancer_entries(self) -> list[ConfigEntry]:
-        """The balancers set up, over any transport."""
-        return [
-            entry
-            for entry in self._async_current_entries(include_ignore=False)
-            if entry_transport(entry.data) is not Transport.PACK
-        ]
 
     async def _async_validate_entry(
         self, entry: JKConfigEntry, password: str, protocol: str

@@ -31,10 +31,6 @@ CONF_CHEMISTRY: Final = "chemistry"
 CONF_IMBALANCE_THRESHOLD: Final = "imbalance_threshold"
 CONF_IMBALANCE_HOLD: Final = "imbalance_hold"
 CHEMISTRY_AUTO: Final = "auto"
-# The repair that confirms a cell count below the cells connected, and the
-# refusal that offers it.
-ISSUE_CONFIRM_CELL_COUNT: Final = "confirm_cell_count"
-ISSUE_CONFIRM_CELL_COUNT_FOR: Final = "cell_count_below_connected"
 
 PROTOCOL_AUTO: Final = "auto"
 # The frame layouts as the user picks them: selector option keys are lowercase.

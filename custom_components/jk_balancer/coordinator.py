@@ -27,17 +27,14 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_cached_translations
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .battery_care import BatteryCare
-from .const import (
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_UPDATE_INTERVAL,
-    DOMAIN,
-    ISSUE_CONFIRM_CELL_COUNT,
-    ISSUE_CONFIRM_CELL_COUNT_FOR,
-)
+from .const import CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN
+from .issues import CONFIRM_CELL_COUNT, issue_id
 from .protocol import (
+    CELL_COUNT_BELOW_CONNECTED,
     BalancerClient,
     JKError,
     LinkClosedError,
@@ -141,14 +138,25 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         """``err`` as Home Assistant tells it, naming the device as the user did.
 
         ``error`` is the reason unless the error says more precisely (a
-        port's cause).
+        port's cause); a setting is named as its entity is.
         """
+        placeholders = {"error": err.reason} | err.placeholders | {"name": self.name}
+        if (setting := placeholders.get("setting")) is not None:
+            placeholders["setting"] = self._setting_name(setting)
         return kind(
             translation_domain=DOMAIN,
             translation_key=err.translation_key,
-            translation_placeholders={"error": err.reason}
-            | err.placeholders
-            | {"name": self.name},
+            translation_placeholders=placeholders,
+        )
+
+    def _setting_name(self, key: str) -> str:
+        """The setting's entity name in the user's language (the key without one)."""
+        names = async_get_cached_translations(
+            self.hass, self.hass.config.language, "entity", DOMAIN
+        )
+        return names.get(
+            f"component.{DOMAIN}.entity.number.{key}.name",
+            names.get(f"component.{DOMAIN}.entity.switch.{key}.name", key),
         )
 
     async def async_start(self) -> None:
@@ -205,15 +213,15 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 self.data,
                 key,
                 value,
-                chemistry=self.care.chemistry(self.data),
+                chemistry=self.care.chosen_chemistry,
                 fewer_cells_confirmed=fewer_cells_confirmed,
             )
         except UnsafeSettingError as err:
-            if err.translation_key == ISSUE_CONFIRM_CELL_COUNT_FOR:
+            if err.translation_key == CELL_COUNT_BELOW_CONNECTED:
                 self._offer_fewer_cells(int(value))
-            raise _refused(err) from err
+            raise self.translated(ServiceValidationError, err) from err
         except SettingOutOfRangeError as err:
-            raise _refused(err) from err
+            raise self.translated(ServiceValidationError, err) from err
 
     @callback
     def _offer_fewer_cells(self, cells: int) -> None:
@@ -225,11 +233,11 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            f"{ISSUE_CONFIRM_CELL_COUNT}_{entry.entry_id}",
+            issue_id(CONFIRM_CELL_COUNT, entry),
             is_fixable=True,
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_CONFIRM_CELL_COUNT,
+            translation_key=CONFIRM_CELL_COUNT,
             translation_placeholders={
                 "name": entry.title,
                 "cells": str(cells),
@@ -251,12 +259,17 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         try:
             await self._in_flight(self._async_write(key, value, fewer_cells_confirmed))
         except (SettingOutOfRangeError, UnsafeSettingError) as err:
-            raise _refused(err) from err
+            raise self.translated(ServiceValidationError, err) from err
         except JKError as err:
             raise self.translated(HomeAssistantError, err) from err
         finally:
             if not self._closing and (snapshot := self.newest_snapshot) is not None:
                 self.async_set_updated_data(snapshot)
+        if key == "cell_count":
+            # Whatever count was asked for before is superseded by this one.
+            ir.async_delete_issue(
+                self.hass, DOMAIN, issue_id(CONFIRM_CELL_COUNT, self.config_entry)
+            )
 
     async def _async_write(
         self, key: str, value: float | bool, fewer_cells_confirmed: bool
@@ -265,17 +278,6 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             await self.link.client.write_setting(
                 key,
                 value,
-                chemistry=self.care.chemistry(self.data),
+                chemistry=self.care.chosen_chemistry,
                 fewer_cells_confirmed=fewer_cells_confirmed,
             )
-
-
-def _refused(
-    err: SettingOutOfRangeError | UnsafeSettingError,
-) -> ServiceValidationError:
-    """A value the protocol layer refused, as Home Assistant tells the user."""
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=err.translation_key,
-        translation_placeholders=err.placeholders,
-    )

@@ -3,21 +3,34 @@
 The pack reads nothing itself: each of its balancers has its own entry and
 coordinator (over Bluetooth or RS485), and announces every update; the pack
 combines their newest snapshots. While one of them is missing or measures no
-cell, the pack's figures would be false, so they are unavailable.
+cell, the pack's figures would be false, so they are unavailable, and the
+reason says which balancer and why. A balancer that was deleted raises a
+repair that lets the user choose the pack's balancers again.
 """
 
 from __future__ import annotations
 
 import logging
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import CONF_MEMBERS, DOMAIN, SIGNAL_BALANCER_UPDATED
 from .coordinator import BalancerCoordinator
-from .protocol import CascadedPack, cascade
+from .issues import IGNORED, PACK_MEMBER_MISSING, warning
+from .protocol import CascadedPack, CellInfo, cascade
+
+# A balancer that answers is part of the pack from its first update, while
+# its entry is still being set up (after a reload, say).
+_PRESENT_STATES = (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,52 +48,101 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
 
     @callback
     def async_follow_members(self) -> None:
-        """Combine again whenever one of the balancers updates or goes."""
+        """Combine again whenever one of the balancers updates, goes or is deleted."""
 
         @callback
         def _async_member_updated(entry_id: str) -> None:
-            if entry_id not in self.members:
-                return
-            try:
-                self.async_set_updated_data(self._combine())
-            except UpdateFailed as err:
-                self.async_set_update_error(err)
+            if entry_id in self.members:
+                self._async_combine()
+
+        @callback
+        def _async_entry_changed(change: ConfigEntryChange, entry: ConfigEntry) -> None:
+            if change is ConfigEntryChange.REMOVED and entry.entry_id in self.members:
+                self._async_combine()
 
         self.config_entry.async_on_unload(
             async_dispatcher_connect(
                 self.hass, SIGNAL_BALANCER_UPDATED, _async_member_updated
             )
         )
+        self.config_entry.async_on_unload(
+            async_dispatcher_connect(
+                self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, _async_entry_changed
+            )
+        )
+
+    @callback
+    def _async_combine(self) -> None:
+        try:
+            self.async_set_updated_data(self._combine())
+        except UpdateFailed as err:
+            self.async_set_update_error(err)
 
     async def _async_update_data(self) -> CascadedPack:
         return self._combine()
 
     def _combine(self) -> CascadedPack:
+        self._async_check_members()
         units = []
         for number, entry_id in enumerate(self.members, start=1):
-            coordinator = self._member(entry_id)
-            if coordinator is None or not coordinator.data.cell_info.cell_voltages:
+            cells = self._cells(entry_id)
+            if isinstance(cells, str):
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
-                    translation_key="pack_unit_missing",
+                    translation_key=f"pack_unit_{cells}",
                     translation_placeholders={
                         "name": self.name,
                         "unit": str(number),
                         "balancer": self.member_title(entry_id),
                     },
                 )
-            units.append(coordinator.data.cell_info)
+            units.append(cells)
         return cascade(units)
 
-    def _member(self, entry_id: str) -> BalancerCoordinator | None:
-        """The coordinator of a balancer with a current snapshot, or None."""
+    def _cells(self, entry_id: str) -> CellInfo | str:
+        """The balancer's newest cells, or why they cannot be used now."""
         entry = self.hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
-            return None
-        coordinator = entry.runtime_data
-        if not isinstance(coordinator, BalancerCoordinator):
-            return None
-        return coordinator if coordinator.last_update_success else None
+        if entry is None:
+            return "deleted"
+        coordinator = (
+            getattr(entry, "runtime_data", None)
+            if entry.state in _PRESENT_STATES
+            else None
+        )
+        if (
+            not isinstance(coordinator, BalancerCoordinator)
+            or coordinator.closing
+            or not coordinator.last_update_success
+        ):
+            return "not_reached"
+        if not coordinator.data.cell_info.cell_voltages:
+            return "no_cells"
+        return coordinator.data.cell_info
+
+    @callback
+    def _async_check_members(self) -> None:
+        """A repair while a balancer of the pack was deleted, cleared once none is."""
+        entries = self.hass.config_entries
+        deleted = [m for m in self.members if entries.async_get_entry(m) is None]
+        issues = self.hass.data[IGNORED]
+        if not deleted:
+            issues.async_clear(PACK_MEMBER_MISSING, self.config_entry)
+            return
+        issues.async_raise(
+            PACK_MEMBER_MISSING,
+            self.config_entry,
+            **warning(
+                PACK_MEMBER_MISSING,
+                self.config_entry,
+                is_fixable=True,
+                severity=ir.IssueSeverity.ERROR,
+                translation_placeholders={
+                    "units": ", ".join(
+                        str(self.members.index(member) + 1) for member in deleted
+                    ),
+                },
+            ),
+        )
 
     def member_title(self, entry_id: str) -> str:
         """The balancer's name, or its entry id once it was deleted."""

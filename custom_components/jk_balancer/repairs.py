@@ -1,119 +1,36 @@
-"""Repairs for the manuals' fault table: wire resistance and cell count."""
+"""Repair flows: each acts on the device's present state, never on a stale one.
+
+The fault may have gone between the issue being raised and the user pressing
+"Submit" (a lead re-seated, a count corrected): a flow then says so and
+writes nothing.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from homeassistant.components.repairs import RepairsFlow
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 
 from .compat import RepairsFlowResult, vol
-from .const import DOMAIN, ISSUE_CONFIRM_CELL_COUNT
+from .const import CONF_MEMBERS, DOMAIN
 from .coordinator import BalancerCoordinator
 from .entry import JKConfigEntry
-from .protocol import WIRE_RESISTANCE_LIMIT
-
-WIRE_RESISTANCE = "wire_resistance"
-CELL_COUNT = "cell_count_mismatch"
-NO_CELLS = "no_cells"
+from .issues import CONFIRM_CELL_COUNT, PACK_MEMBER_MISSING
+from .pack_members import members_problem, members_schema
 
 
-def _issue_id(kind: str, entry: ConfigEntry) -> str:
-    return f"{kind}_{entry.entry_id}"
+class _BalancerRepairFlow(RepairsFlow, ABC):
+    """A repair of one balancer, which must be loaded to be repaired."""
 
-
-@callback
-def async_update_issues(hass: HomeAssistant, coordinator: BalancerCoordinator) -> None:
-    """Raise or clear the issues after each update.
-
-    An issue is deleted only when its fault is gone (or the device is removed):
-    one the user ignored stays ignored across reloads and restarts.
-    """
-    if not coordinator.last_update_success:
-        return
-    entry = coordinator.config_entry
-    snapshot = coordinator.data
-    cells = snapshot.cell_info
-    if cells.wire_resistance_too_high and not cells.wire_resistance_warnings:
-        # Over RS485 the balancer says only that some wire is too resistive.
-        _raise(hass, entry, WIRE_RESISTANCE, f"{WIRE_RESISTANCE}_some_cell")
-    elif cells.wire_resistance_warnings:
-        _raise(
-            hass,
-            entry,
-            WIRE_RESISTANCE,
-            WIRE_RESISTANCE,
-            cells=", ".join(
-                f"{cell}: {cells.cell_resistances[cell - 1]:.2f} Ω"
-                for cell in cells.wire_resistance_warnings
-                if cell <= len(cells.cell_resistances)
-            ),
-            limit=f"{WIRE_RESISTANCE_LIMIT:.2f}",
-        )
-    else:
-        ir.async_delete_issue(hass, DOMAIN, _issue_id(WIRE_RESISTANCE, entry))
-    if snapshot.cell_count_mismatch:
-        # The fix is only clear when fewer cells answer than the setting says,
-        # and some do: with none, the balance connector is off.
-        fixable = 0 < cells.cell_count < snapshot.settings.cell_count
-        if not cells.cell_count:
-            translation_key = NO_CELLS
-        else:
-            translation_key = CELL_COUNT if fixable else f"{CELL_COUNT}_unknown"
-        _raise(
-            hass,
-            entry,
-            CELL_COUNT,
-            translation_key,
-            fixable=fixable,
-            setting=str(snapshot.settings.cell_count),
-            measured=str(cells.cell_count),
-        )
-    else:
-        ir.async_delete_issue(hass, DOMAIN, _issue_id(CELL_COUNT, entry))
-
-
-def _raise(
-    hass: HomeAssistant,
-    entry: ConfigEntry,
-    kind: str,
-    translation_key: str,
-    *,
-    fixable: bool = False,
-    **placeholders: str,
-) -> None:
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        _issue_id(kind, entry),
-        is_fixable=fixable,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=translation_key,
-        translation_placeholders={"name": entry.title, **placeholders},
-        data={
-            "entry_id": entry.entry_id,
-            "cells": int(placeholders.get("measured", 0)),
-        },
-    )
-
-
-@callback
-def async_delete_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """Remove the entry's issues (the device was removed)."""
-    for kind in (WIRE_RESISTANCE, CELL_COUNT, ISSUE_CONFIRM_CELL_COUNT):
-        ir.async_delete_issue(hass, DOMAIN, _issue_id(kind, entry))
-
-
-class CellCountRepairFlow(RepairsFlow):
-    """Set the cell count to the number of cells that answer."""
-
-    def __init__(self, entry_id: str, cells: int) -> None:
-        """Remember which device and how many cells."""
+    def __init__(self, entry_id: str, issue_id: str) -> None:
+        """Remember which device and which issue."""
         self._entry_id = entry_id
-        self._cells = cells
+        self._issue_id = issue_id
 
     async def async_step_init(
         self, user_input: dict[str, str] | None = None
@@ -124,7 +41,7 @@ class CellCountRepairFlow(RepairsFlow):
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
     ) -> RepairsFlowResult:
-        """Confirm, then write the cell count."""
+        """Check the device as it is now, then confirm and write."""
         entry: JKConfigEntry | None = self.hass.config_entries.async_get_entry(
             self._entry_id
         )
@@ -136,27 +53,155 @@ class CellCountRepairFlow(RepairsFlow):
             return self.async_abort(
                 reason="not_loaded", description_placeholders={"name": entry.title}
             )
-        if user_input is not None:
-            try:
-                # The user read what follows and confirmed it.
-                await coordinator.async_write_setting(
-                    "cell_count", self._cells, fewer_cells_confirmed=True
-                )
-            except HomeAssistantError as err:
-                return self.async_abort(
-                    reason="write_failed", description_placeholders={"error": str(err)}
-                )
-            return self.async_create_entry(data={})
+        return await self._async_confirm(entry, coordinator, user_input)
+
+    @abstractmethod
+    async def _async_confirm(
+        self,
+        entry: JKConfigEntry,
+        coordinator: BalancerCoordinator,
+        user_input: dict[str, str] | None,
+    ) -> RepairsFlowResult:
+        """Show what will be written, or write it once confirmed."""
+
+    async def _async_write(
+        self, coordinator: BalancerCoordinator, cells: int, *, fewer: bool
+    ) -> RepairsFlowResult:
+        try:
+            await coordinator.async_write_setting(
+                "cell_count", cells, fewer_cells_confirmed=fewer
+            )
+        except HomeAssistantError as err:
+            return self.async_abort(
+                reason="write_failed", description_placeholders={"error": str(err)}
+            )
+        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+        return self.async_create_entry(data={})
+
+
+class CellCountRepairFlow(_BalancerRepairFlow):
+    """Set the cell count to the number of cells that answer now."""
+
+    _shown: int | None = None
+
+    async def _async_confirm(
+        self,
+        entry: JKConfigEntry,
+        coordinator: BalancerCoordinator,
+        user_input: dict[str, str] | None,
+    ) -> RepairsFlowResult:
+        snapshot = coordinator.data
+        cells, setting = snapshot.cell_info.cell_count, snapshot.settings.cell_count
+        placeholders = {"name": entry.title, "setting": str(setting)}
+        if not snapshot.cell_count_mismatch:
+            return self.async_abort(
+                reason="already_fixed", description_placeholders=placeholders
+            )
+        if not 0 < cells < setting:
+            return self.async_abort(
+                reason="no_clear_fix",
+                description_placeholders=placeholders | {"measured": str(cells)},
+            )
+        # Written only when the count the user read is still the one that answers.
+        if user_input is not None and cells == self._shown:
+            return await self._async_write(coordinator, cells, fewer=False)
+        self._shown = cells
         return self.async_show_form(
             step_id="confirm",
             data_schema=vol.Schema({}),
-            description_placeholders={"name": entry.title, "cells": str(self._cells)},
+            description_placeholders=placeholders
+            | {"cells": str(cells), "measured": str(cells)},
+        )
+
+
+class ConfirmCellCountFlow(_BalancerRepairFlow):
+    """Write the cell count the user asked for, below the cells connected."""
+
+    def __init__(self, entry_id: str, issue_id: str, cells: int) -> None:
+        """Remember the count the user asked for."""
+        super().__init__(entry_id, issue_id)
+        self._cells = cells
+
+    async def _async_confirm(
+        self,
+        entry: JKConfigEntry,
+        coordinator: BalancerCoordinator,
+        user_input: dict[str, str] | None,
+    ) -> RepairsFlowResult:
+        snapshot = coordinator.data
+        connected = snapshot.cell_info.cell_count
+        placeholders = {
+            "name": entry.title,
+            "cells": str(self._cells),
+            "connected": str(connected),
+        }
+        if snapshot.settings.cell_count == self._cells or self._cells >= connected:
+            # Set meanwhile, or the pack was rewired: nothing left to confirm.
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+            return self.async_abort(
+                reason="nothing_to_confirm", description_placeholders=placeholders
+            )
+        if user_input is not None:
+            return await self._async_write(coordinator, self._cells, fewer=True)
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema({}),
+            description_placeholders=placeholders,
+        )
+
+
+class PackMembersRepairFlow(RepairsFlow):
+    """Choose a pack's balancers again, after one of them was deleted."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Remember which pack."""
+        self._entry_id = entry_id
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Start with the choice."""
+        return await self.async_step_members()
+
+    async def async_step_members(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """The balancers still there are offered; the pack reloads with the choice."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="device_removed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            members: list[str] = user_input[CONF_MEMBERS]
+            if (problem := members_problem(members)) is not None:
+                errors[CONF_MEMBERS] = problem
+            else:
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, CONF_MEMBERS: members}
+                )
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_create_entry(data={})
+        present = [
+            member
+            for member in entry.data[CONF_MEMBERS]
+            if self.hass.config_entries.async_get_entry(member) is not None
+        ]
+        return self.async_show_form(
+            step_id="members",
+            data_schema=members_schema(self.hass, present, name=None),
+            errors=errors,
+            description_placeholders={"name": entry.title},
         )
 
 
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
-    """Create the flow that fixes a cell count mismatch."""
+    """Create the flow that fixes ``issue_id``."""
     assert data is not None
-    return CellCountRepairFlow(str(data["entry_id"]), int(data["cells"]))
+    entry_id = str(data["entry_id"])
+    if issue_id.startswith(PACK_MEMBER_MISSING):
+        return PackMembersRepairFlow(entry_id)
+    if issue_id.startswith(CONFIRM_CELL_COUNT):
+        return ConfirmCellCountFlow(entry_id, issue_id, int(data["cells"]))
+    return CellCountRepairFlow(entry_id, issue_id)

@@ -252,7 +252,7 @@ async def test_rejected_write_shows_a_translated_error_and_the_true_value(
         )
     assert caught.value.translation_key == "write_not_confirmed"
     assert str(caught.value) == (
-        "JK-B2A16S did not take balance_trigger_voltage = 20 mV; it still holds 5 mV"
+        "JK-B2A16S did not take Trigger delta = 20 mV; it still holds 5 mV"
     )
     assert state_value(hass, entity_id) == "5"
 
@@ -340,7 +340,7 @@ async def test_out_of_range_write_is_a_validation_error(
         await entry.runtime_data.async_write_setting("max_balance_current", 4.0)
     assert caught.value.translation_key == "value_out_of_range"
     assert str(caught.value) == (
-        "4 A is outside the range of max_balance_current (0.1 to 2 A); nothing was sent"
+        "4 A is outside the range of Max current (0.1 to 2 A); nothing was sent"
     )
     assert device.writes == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
@@ -10,7 +11,9 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_NAME, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -25,7 +28,7 @@ from custom_components.jk_balancer.const import CONF_MEMBERS, DOMAIN
 from custom_components.jk_balancer.rs485 import rs485_device_key
 from jk_emulator import VirtualBus
 from tests.integration.conftest import device_of, next_update
-from tests.integration.test_rs485 import setup_bus
+from tests.integration.test_rs485 import bus_entry, setup_bus
 
 
 async def add_pack(
@@ -216,3 +219,90 @@ async def test_diagnostics_of_a_pack_name_its_balancers_in_order(
     assert diagnostics["balancers"] == ["JK balancer 2", "JK balancer 1"]
     assert diagnostics["pack"]["unit_cells"] == [16, 16]
     assert len(diagnostics["pack"]["cell_voltages"]) == 32
+
+
+async def test_one_balancer_given_twice_is_refused(
+    hass: HomeAssistant, virtual_bus: VirtualBus
+) -> None:
+    """Its cells would count twice: double the voltage."""
+    first, second = await setup_bus(hass, virtual_bus)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "pack"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_NAME: "Rack", CONF_MEMBERS: [first.entry_id, second.entry_id] * 2},
+    )
+    assert result["errors"] == {CONF_MEMBERS: "duplicate_member"}
+    assert not [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.title == "Rack"
+    ]
+
+
+async def test_the_pack_is_back_as_soon_as_a_reloaded_balancer_is(
+    hass: HomeAssistant, virtual_bus: VirtualBus
+) -> None:
+    first, second = await setup_bus(hass, virtual_bus)
+    pack_id = await add_pack(hass, [first, second])
+    assert await hass.config_entries.async_reload(second.entry_id)
+    await hass.async_block_till_done()
+    # No update of the balancer since it was set up again: its first counts.
+    assert float(pack_state(hass, pack_id, "total_voltage")) > 80
+
+
+async def test_a_deleted_balancer_is_named_and_the_pack_repaired(
+    hass: HomeAssistant,
+    virtual_bus: VirtualBus,
+    issue_registry: ir.IssueRegistry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+    first, second = await setup_bus(hass, virtual_bus)
+    pack_id = await add_pack(hass, [first, second])
+    await hass.config_entries.async_remove(second.entry_id)
+    await hass.async_block_till_done()
+    assert pack_state(hass, pack_id, "total_voltage") == STATE_UNAVAILABLE
+    pack = hass.config_entries.async_get_entry(pack_id)
+    assert pack is not None
+    coordinator = pack.runtime_data
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert str(coordinator.last_exception).startswith(
+        "Rack: balancer 2 of the pack was deleted"
+    )
+    issue_id = f"pack_member_missing_{pack_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {"name": "Rack", "units": "2"}
+
+    # The balancer is added again (a new entry); the repair picks it.
+    again = bus_entry(virtual_bus, 2)
+    again.add_to_hass(hass)
+    await hass.config_entries.async_setup(again.entry_id)
+    await hass.async_block_till_done()
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "members"
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}",
+        json={CONF_MEMBERS: [first.entry_id, first.entry_id]},
+    )
+    flow = await response.json()
+    assert flow["errors"] == {CONF_MEMBERS: "duplicate_member"}
+    response = await client.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}",
+        json={CONF_MEMBERS: [first.entry_id, again.entry_id]},
+    )
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert pack.data[CONF_MEMBERS] == [first.entry_id, again.entry_id]
+    assert float(pack_state(hass, pack_id, "total_voltage")) > 80
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

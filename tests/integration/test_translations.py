@@ -104,13 +104,17 @@ def test_every_error_message_exists() -> None:
     }
     refusals_of_harmful_settings = {
         "cell_count_below_connected",
+        "power_off_above_chemistry",
+        "power_off_above_inferred_chemistry",
         "power_off_at_cells",
         "power_off_without_cells",
         "start_voltage_unreachable",
     }
     raised_by_the_integration = refusals_of_harmful_settings | {
         "device_not_found",
-        "pack_unit_missing",
+        "pack_unit_deleted",
+        "pack_unit_no_cells",
+        "pack_unit_not_reached",
         "password_changed",
         "stream_stalled",
         "write_unreachable",

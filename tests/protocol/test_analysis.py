@@ -19,6 +19,7 @@ from custom_components.jk_balancer.protocol import (
     infer_chemistry,
     validate_write,
 )
+from custom_components.jk_balancer.protocol.errors import SettingBetweenStepsError
 from custom_components.jk_balancer.protocol.model import (
     CellInfo,
     DeviceFigures,
@@ -112,18 +113,63 @@ def test_chemistry_from_the_cells(
     assert infer_chemistry(snapshot(cells).cell_info) is chemistry
 
 
-def test_a_power_off_voltage_at_or_above_the_lowest_cell_is_refused() -> None:
-    pack = snapshot(SPREAD)
-    assert validate_write(pack, "power_off_voltage", 3.29).value == 3.29
-    for value in (3.30, 3.40):
+def test_a_power_off_voltage_within_a_loaded_packs_sag_is_refused() -> None:
+    """A pack under load sags: 10 mV under the lowest resting cell is too close."""
+    nearly_empty = snapshot((3.050, 3.080, 3.070, 3.060))
+    assert validate_write(nearly_empty, "power_off_voltage", 2.95).value == 2.95
+    for value in (2.96, 3.0):  # within 0.1 V, below LFP's ceiling of 3.0 V
         with pytest.raises(UnsafeSettingError) as caught:
-            validate_write(pack, "power_off_voltage", value)
+            validate_write(nearly_empty, "power_off_voltage", value)
         assert caught.value.translation_key == "power_off_at_cells"
-        assert caught.value.placeholders["lowest"] == "3.3"
+        assert caught.value.placeholders["lowest"] == "3.050"
+        assert caught.value.placeholders["margin"] == "0.1"
+        assert caught.value.placeholders["highest"] == "2.95"
         assert "nothing was sent" in str(caught.value)
     with pytest.raises(UnsafeSettingError) as caught:
         validate_write(snapshot(()), "power_off_voltage", 2.5)
     assert caught.value.translation_key == "power_off_without_cells"
+
+
+def test_a_power_off_voltage_above_what_the_chemistry_needs_is_refused() -> None:
+    pack = snapshot(SPREAD)  # LiFePO4 at rest, 3.30 V and more
+    with pytest.raises(UnsafeSettingError) as caught:
+        validate_write(pack, "power_off_voltage", 3.2)
+    assert caught.value.translation_key == "power_off_above_inferred_chemistry"
+    with pytest.raises(UnsafeSettingError) as caught:
+        validate_write(pack, "power_off_voltage", 3.2, chemistry=Chemistry.LFP)
+    assert caught.value.translation_key == "power_off_above_chemistry"
+    assert caught.value.placeholders == {
+        "value": "3.2",
+        "chemistry": "LFP",
+        "ceiling": "3",
+        "usual": "2.5",
+        "unit": "V",
+    }
+    assert validate_write(pack, "power_off_voltage", 3.0).value == 3.0
+    # NCM cells at 3.3 V are nearly empty: 3.2 V is a usual power-off there.
+    assert validate_write(
+        pack, "power_off_voltage", 3.2, chemistry=Chemistry.NCM
+    ).value == pytest.approx(3.2)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "below", "above"),
+    [
+        ("max_balance_current", 0.15, "0.1 A", "0.2 A"),
+        ("cell_count", 15.5, "15", "16"),
+        ("balance_trigger_voltage", 0.0055, "5 mV", "6 mV"),  # shown in mV
+    ],
+)
+def test_a_value_between_steps_is_refused_with_the_steps_either_side(
+    key: str, value: float, below: str, above: str
+) -> None:
+    pack = snapshot(SPREAD)
+    with pytest.raises(SettingBetweenStepsError) as caught:
+        validate_write(pack, key, value)
+    assert caught.value.placeholders["below"] == below
+    assert caught.value.placeholders["above"] == above
+    # What a float's last digit adds is no value between steps.
+    assert validate_write(pack, "max_balance_current", 0.1 + 0.2).value == 0.3
 
 
 def test_a_start_voltage_the_chemistry_never_reaches_is_refused() -> None:
@@ -177,8 +223,11 @@ def test_the_drifting_cell_is_found_over_the_window() -> None:
     assert drift.cell == 3
     assert drift.deviation < -0.015
     # Stored and restored, as across a restart of Home Assistant.
-    restored = DriftTracker.from_data(tracker.to_data())
+    restored, problem = DriftTracker.restore(tracker.to_data(), window=3600)
+    assert problem is None
     assert restored.drift(now=3600) == drift
     # A window later, the old samples are forgotten.
     assert restored.drift(now=3 * 3600) is None
-    assert DriftTracker.from_data({"buckets": "garbage"}).drift(now=0) is None
+    garbage, problem = DriftTracker.restore({"window": 3600, "buckets": "x"}, 3600)
+    assert garbage.drift(now=0) is None
+    assert problem == "no list of buckets"

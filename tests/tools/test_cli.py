@@ -477,7 +477,9 @@ async def test_read_tells_why_it_is_or_is_not_balancing(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("power_off_voltage", "3.5"), "at or above the lowest cell"),
+        (("power_off_voltage", "3.5"), "where LFP cells still hold much of"),
+        (("power_off_voltage", "0.15"), "outside 1.2..4.25"),
+        (("max_balance_current", "0.15"), "lies between the steps of 0.1"),
         (("balance_start_voltage", "3.8"), "LFP cells never go above 3.6 V"),
         (("cell_count", "12"), "16 cells are connected"),
     ],

@@ -13,6 +13,8 @@ from .analysis import (
     ImbalanceWatch,
     balancing_status,
     default_imbalance_threshold,
+    low_cell,
+    severe_spread,
 )
 from .ble.advertisement import is_jk_advertisement
 from .ble.cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info, decode_cell_info
@@ -52,7 +54,7 @@ from .errors import (
     UnsupportedDeviceError,
     WriteNotConfirmedError,
 )
-from .model import CellInfo, DeviceInfo, Settings, Snapshot
+from .model import CELL_VOLTAGE_FORMAT, CellInfo, DeviceInfo, Settings, Snapshot
 from .rs485.client import Rs485Client
 from .rs485.codec import (
     BAUD_RATE as RS485_BAUD_RATE,
@@ -76,13 +78,21 @@ from .settings import (
     ValueKind,
     spec_for_register,
 )
-from .writes import check_plausible, held_value, setting_limits, validate_write
+from .writes import (
+    CELL_COUNT_BELOW_CONNECTED,
+    check_plausible,
+    held_value,
+    setting_limits,
+    validate_write,
+)
 
 __all__ = [
     "BALANCE_TRIGGER_VOLTAGE",
     "BLUETOOTH_PROTOCOLS",
     "BUS_ADDRESSES",
+    "CELL_COUNT_BELOW_CONNECTED",
     "CELL_INFO_LAYOUTS",
+    "CELL_VOLTAGE_FORMAT",
     "CHARACTERISTIC_UUID",
     "COMMAND_HEADER",
     "DEFAULT_IMBALANCE_HOLD",
@@ -148,9 +158,11 @@ __all__ = [
     "held_value",
     "infer_chemistry",
     "is_jk_advertisement",
+    "low_cell",
     "parse_command",
     "parse_rs485_request",
     "setting_limits",
+    "severe_spread",
     "spec_for_register",
     "validate_write",
 ]

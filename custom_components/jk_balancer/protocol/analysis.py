@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+import math
+from typing import Any, Final, TypeGuard
 
+from .chemistry import LOAD_SAG, Chemistry
 from .model import Snapshot
 
 
@@ -98,8 +100,82 @@ class ImbalanceWatch:
         return self.out_of_balance
 
 
+# A warning clears only once the pack is this far back on the safe side, so
+# it does not come and go with every sample near its threshold.
+LOW_CELL_RECOVERY: Final = 0.05  # V
+SPREAD_RECOVERY: Final = 0.8  # of the severe spread
+
+
+@dataclass(frozen=True, slots=True)
+class LowCell:
+    """The lowest cell is nearly empty: ``limit`` is the voltage it approaches."""
+
+    cell: int  # numbered from 1
+    voltage: float
+    threshold: float  # warned below this
+    limit: float  # the power-off voltage, or the chemistry's empty voltage
+
+
+def low_cell(
+    snapshot: Snapshot, chemistry: Chemistry, *, warned: bool
+) -> LowCell | None:
+    """The low cell to warn about, or None (``warned``: a warning stands).
+
+    Warned below the chemistry's low voltage, or a load's sag above the
+    power-off voltage if that is higher: there the balancer is about to
+    switch itself off.
+    """
+    cells = snapshot.cell_info
+    if cells.min_cell_voltage is None or cells.min_voltage_cell is None:
+        return None
+    voltages = chemistry.voltages
+    limit = snapshot.settings.power_off_voltage or voltages.empty
+    threshold = round(max(voltages.low, limit + LOAD_SAG), 3)
+    if cells.min_cell_voltage >= threshold + (LOW_CELL_RECOVERY if warned else 0):
+        return None
+    return LowCell(cells.min_voltage_cell, cells.min_cell_voltage, threshold, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class SevereSpread:
+    """Cells so far apart that balancing will not set it right."""
+
+    lowest_cell: int
+    lowest: float
+    highest_cell: int
+    highest: float
+    limit: float  # V, the chemistry's severe spread
+
+
+def severe_spread(
+    snapshot: Snapshot, chemistry: Chemistry, *, warned: bool
+) -> SevereSpread | None:
+    """The severe spread to warn about, or None (``warned``: a warning stands)."""
+    cells = snapshot.cell_info
+    if (
+        cells.delta_cell_voltage is None
+        or cells.min_voltage_cell is None
+        or cells.max_voltage_cell is None
+        or cells.min_cell_voltage is None
+        or cells.max_cell_voltage is None
+    ):
+        return None
+    limit = chemistry.voltages.severe_spread
+    if cells.delta_cell_voltage <= limit * (SPREAD_RECOVERY if warned else 1):
+        return None
+    return SevereSpread(
+        cells.min_voltage_cell,
+        cells.min_cell_voltage,
+        cells.max_voltage_cell,
+        cells.max_cell_voltage,
+        limit,
+    )
+
+
 DRIFT_WINDOW: Final = 24 * 3600.0  # s
 DRIFT_BUCKETS: Final = 48
+
+type Bucket = tuple[float, list[float], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +193,14 @@ class DriftTracker:
 
     The window is cut in buckets of equal time holding sums, so it rolls
     without keeping samples, and it can be stored and restored as plain data.
+    It never holds more than :data:`DRIFT_BUCKETS` buckets, whatever the clock
+    does (a bucket from a clock that was ahead is dropped once the clock is
+    corrected) and whatever the cell count does (a bucket keeps the count its
+    first sample had; samples of another count wait for the next bucket).
     """
 
     window: float = DRIFT_WINDOW
-    buckets: list[tuple[float, list[float], int]] = field(default_factory=list)
+    buckets: list[Bucket] = field(default_factory=list)
     # When the oldest sample still in the window was taken.
     since: float | None = None
 
@@ -133,6 +213,7 @@ class DriftTracker:
         """Take one sample of the cell voltages, measured at ``now`` (s)."""
         if not cells:
             return
+        self._forget(now)
         average = sum(cells) / len(cells)
         deviations = [voltage - average for voltage in cells]
         start = now - now % self.bucket_length
@@ -144,33 +225,38 @@ class DriftTracker:
                     [a + b for a, b in zip(sums, deviations, strict=True)],
                     count + 1,
                 )
-                return
+            return
         self.buckets.append((start, deviations, 1))
         if self.since is None:
             self.since = now
-        self._forget(now)
 
     def drift(self, now: float) -> Drift | None:
         """The furthest cell over the window, or None without data."""
         self._forget(now)
-        cell_count = len(self.buckets[-1][1]) if self.buckets else 0
+        if not self.buckets:
+            return None
+        cell_count = len(self.buckets[-1][1])
         usable = [b for b in self.buckets if len(b[1]) == cell_count]
         samples = sum(count for _, _, count in usable)
-        if not samples:
-            return None
         means = [
             sum(sums[cell] for _, sums, _ in usable) / samples
             for cell in range(cell_count)
         ]
         furthest = max(range(cell_count), key=lambda cell: abs(means[cell]))
         first = max(self.since or now, usable[0][0])
-        return Drift(furthest + 1, means[furthest], round((now - first) / 3600, 2))
+        hours = round(max(now - first, 0.0) / 3600, 2)
+        return Drift(furthest + 1, means[furthest], hours)
 
     def _forget(self, now: float) -> None:
-        while self.buckets and self.buckets[0][0] <= now - self.window:
-            self.buckets.pop(0)
+        """Drop buckets older than the window, and any from a clock ahead of now."""
+        oldest = now - self.window
+        self.buckets = [b for b in self.buckets if oldest < b[0] <= now][
+            -DRIFT_BUCKETS:
+        ]
         if not self.buckets:
             self.since = None
+        elif self.since is not None:
+            self.since = min(max(self.since, self.buckets[0][0]), now)
 
     def to_data(self) -> dict[str, Any]:
         """What to store across restarts."""
@@ -181,16 +267,60 @@ class DriftTracker:
         }
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> DriftTracker:
-        """Restore what :meth:`to_data` stored (empty if it is unreadable)."""
-        try:
-            buckets = [
-                (float(start), [float(value) for value in sums], int(count))
-                for start, sums, count in data["buckets"]
-            ]
-            since = data.get("since")
-            return cls(
-                float(data["window"]), buckets, None if since is None else float(since)
+    def restore(
+        cls, data: Mapping[str, Any], window: float = DRIFT_WINDOW
+    ) -> tuple[DriftTracker, str | None]:
+        """Restore what :meth:`to_data` stored, keeping only what can be used.
+
+        Returns the tracker and, when something was dropped, why (for one
+        warning). A window of another length cannot be reused at all.
+        """
+        tracker = cls(window)
+        stored_window = data.get("window")
+        if stored_window != window:
+            return tracker, f"a window of {stored_window!r} s, not {window:g} s"
+        raw = data.get("buckets")
+        if not isinstance(raw, list):
+            return tracker, "no list of buckets"
+        buckets = [b for b in map(tracker._bucket, raw) if b is not None]
+        buckets.sort(key=lambda bucket: bucket[0])
+        # Two buckets for one time are one too many: keep the first.
+        kept = [b for i, b in enumerate(buckets) if i == 0 or b[0] != buckets[i - 1][0]]
+        tracker.buckets = kept[-DRIFT_BUCKETS:]
+        since = data.get("since")
+        if tracker.buckets and _finite(since):
+            tracker.since = min(
+                max(float(since), tracker.buckets[0][0]),
+                tracker.buckets[-1][0] + tracker.bucket_length,
             )
-        except (KeyError, TypeError, ValueError):
-            return cls()
+        elif tracker.buckets:
+            tracker.since = tracker.buckets[0][0]
+        dropped = len(raw) - len(tracker.buckets)
+        return tracker, f"{dropped} of {len(raw)} buckets unusable" if dropped else None
+
+    def _bucket(self, raw: Any) -> Bucket | None:
+        """A stored bucket, or None when it cannot be used."""
+        if not isinstance(raw, list | tuple) or len(raw) != 3:
+            return None
+        start, sums, count = raw
+        if (
+            not _finite(start)
+            or float(start) % self.bucket_length
+            or not isinstance(sums, list)
+            or not sums
+            or not all(_finite(value) for value in sums)
+            or not isinstance(count, int)
+            or isinstance(count, bool)
+            or count < 1
+        ):
+            return None
+        return float(start), [float(value) for value in sums], count
+
+
+def _finite(value: object) -> TypeGuard[int | float]:
+    """A stored number (not a bool, NaN or infinity)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )

@@ -1,8 +1,10 @@
 """Cell chemistries and their voltages, as the JK app's battery-type presets know them.
 
 One place for what a chemistry means: the voltage a full cell reaches (the
-presets' over-charge limit) and where an empty one sits. The integration, the
-virtual balancer and the checks before a write all read these.
+presets' over-charge limit), where an empty one sits, when a cell is low
+enough to warn about, the highest power-off voltage that still lets the pack
+be used, and a cell spread that is no longer a matter of balancing. The
+integration, the virtual balancer and the checks before a write all read these.
 """
 
 from __future__ import annotations
@@ -38,18 +40,38 @@ class ChemistryVoltages:
     """A chemistry's cell voltages, in V.
 
     ``full``: the presets' over-charge limit. ``empty``: a cell at rest with
-    nothing left to give.
+    nothing left to give, the presets' power-off voltage. ``low``: below
+    this a cell is nearly empty (the steep end of its curve): owners are
+    warned. ``power_off_ceiling``: a power-off voltage above it cuts the pack
+    off while it still holds much of its charge, at the first discharge under
+    load. ``severe_spread``: cells this far apart (V) point at a failing cell
+    or a fault, far beyond what balancing corrects.
     """
 
     full: float
     empty: float
+    low: float
+    power_off_ceiling: float
+    severe_spread: float
 
+
+# A cell under load sits this far below its resting voltage (packs sag): a
+# power-off voltage closer than this to the lowest cell is reached at once.
+LOAD_SAG: Final = 0.1  # V
 
 CHEMISTRY_VOLTAGES: Final = MappingProxyType(
     {
-        Chemistry.NCM: ChemistryVoltages(full=4.2, empty=3.0),
-        Chemistry.LFP: ChemistryVoltages(full=3.6, empty=2.5),
-        Chemistry.LTO: ChemistryVoltages(full=2.7, empty=1.8),
+        Chemistry.NCM: ChemistryVoltages(
+            full=4.2, empty=3.0, low=3.3, power_off_ceiling=3.5, severe_spread=0.3
+        ),
+        # LiFePO4 rests at 3.2-3.35 V over most of its charge: above 3.0 V a
+        # power-off voltage would be reached as soon as a load pulls the pack.
+        Chemistry.LFP: ChemistryVoltages(
+            full=3.6, empty=2.5, low=2.8, power_off_ceiling=3.0, severe_spread=0.2
+        ),
+        Chemistry.LTO: ChemistryVoltages(
+            full=2.7, empty=1.8, low=2.0, power_off_ceiling=2.2, severe_spread=0.2
+        ),
     }
 )
 

@@ -74,6 +74,12 @@ class SettingOutOfRangeError(SettingError):
     translation_key = "value_out_of_range"
 
 
+class SettingBetweenStepsError(SettingOutOfRangeError):
+    """The value falls between the setting's steps; the nearest ones are named."""
+
+    translation_key = "value_between_steps"
+
+
 class UnsafeSettingError(SettingError):
     """The value would harm the pack or the balancer as it is now; nothing was sent.
 

@@ -14,6 +14,8 @@ _BALANCE_CURRENT = re.compile(r"B(D?)(\d+)A")
 _MODEL_CELLS = re.compile(r"A(\d+)S")
 _BMS_MODEL = re.compile(r"S\d+P")
 _VERSION_MAJOR = re.compile(r"\d+")
+# Cells are measured to the millivolt: how messages show a cell's voltage.
+CELL_VOLTAGE_FORMAT = "{:.3f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +230,20 @@ class Snapshot:
     device_info: DeviceInfo
     settings: Settings
     cell_info: CellInfo
+
+    def __post_init__(self) -> None:
+        """A balancer switched off does not balance, whatever older frames say.
+
+        Settings and measurements come in frames of their own: just after the
+        balancer was switched off, the newest cell-info frame may still tell
+        of balancing. A snapshot never contradicts itself.
+        """
+        cells = self.cell_info
+        if not self.settings.balancer_enabled and (
+            cells.balancing or cells.balancing_current
+        ):
+            stopped = cells._replace(balancing=False, balancing_current=0.0)
+            object.__setattr__(self, "cell_info", stopped)
 
     @property
     def cell_count_mismatch(self) -> bool:

@@ -126,6 +126,10 @@ class SettingSpec:
             return round(shown, decimals)
         return round(shown)
 
+    def format(self, value: float) -> str:
+        """A value as users see it: in their unit, to the step, no trailing zeros."""
+        return f"{self.to_display(value):g}"
+
     def from_display(self, value: float) -> float:
         """A value users entered, in the setting's own unit."""
         return value / self.display_scale

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import math
 from typing import Final
 
-from .chemistry import Chemistry, infer_chemistry
+from .chemistry import LOAD_SAG, Chemistry, infer_chemistry
 from .const import Protocol
 from .errors import (
+    SettingBetweenStepsError,
     SettingNotSupportedError,
     SettingOutOfRangeError,
     UnsafeSettingError,
     WriteNotConfirmedError,
 )
-from .model import CellInfo, DeviceInfo, Settings, Snapshot
+from .model import CELL_VOLTAGE_FORMAT, CellInfo, DeviceInfo, Settings, Snapshot
 from .settings import (
     BALANCE_START_VOLTAGE,
     CELL_COUNT,
@@ -33,12 +34,13 @@ from .settings import (
     Limits,
     Register,
     SettingSpec,
-    ValueKind,
     get_spec,
 )
 
 # A calibration further than this from what the device measures is a typo.
 CALIBRATION_WINDOW: Final = 0.10
+# The refusal of a cell count below the cells connected (a repair confirms it).
+CELL_COUNT_BELOW_CONNECTED: Final = "cell_count_below_connected"
 # Accepted difference between the entered and the afterwards measured pack voltage.
 CALIBRATION_TOLERANCE: Final = 0.01
 
@@ -79,21 +81,29 @@ def _round_step(value: float, step: float, rounding: Callable[[float], int]) -> 
 
 
 def check_value(spec: SettingSpec, value: float | bool, limits: Limits) -> float:
-    """The value snapped to the setting's step, or SettingOutOfRangeError.
+    """The value, exactly on one of the setting's steps, or a SettingOutOfRangeError.
 
     NaN, infinities and values beyond the limits are refused before any
-    arithmetic that could fail on them.
+    arithmetic that could fail on them. A value between two steps is refused
+    with both named (SettingBetweenStepsError): writing another value than
+    the one asked for would be a surprise. What a float's last digit adds
+    (3.4500000001) is not a value between steps.
     """
     number = float(value)
     if not math.isfinite(number) or not (
         limits.minimum - 1e-9 <= number <= limits.maximum + 1e-9
     ):
         raise _out_of_range(spec, number, limits)
-    if spec.kind is not ValueKind.DECIMAL and number != int(number):
-        raise _out_of_range(spec, number, limits)
-    # Snap to the setting's resolution so 3.4500000001 is written as 3.45.
-    snapped = round(round(number / spec.step) * spec.step, 6)
+    steps = number / spec.step
+    if abs(steps - round(steps)) > STEP_TOLERANCE:
+        raise _between_steps(spec, number, limits)
+    snapped = round(round(steps) * spec.step, 6)
     return min(max(snapped, limits.minimum), limits.maximum)
+
+
+# Of a step: closer than this to one is that step (float rounding, float32
+# registers, not intent).
+STEP_TOLERANCE: Final = 1e-3
 
 
 def check_plausible(spec: SettingSpec, value: float | bool) -> float:
@@ -176,24 +186,9 @@ def validate_write(
     spec, number, cells = write.spec, write.value, snapshot.cell_info
     unit = spec.shown_unit or ""
     if spec is POWER_OFF_VOLTAGE:
-        if cells.min_cell_voltage is None:
-            raise UnsafeSettingError(
-                "power_off_without_cells",
-                f"power-off voltage {number:g} V cannot be checked: no cell is "
-                "measured; nothing was sent",
-                value=f"{number:g}",
-                unit=unit,
-            )
-        if number >= cells.min_cell_voltage:
-            raise UnsafeSettingError(
-                "power_off_at_cells",
-                f"power-off voltage {number:g} V is at or above the lowest cell "
-                f"({cells.min_cell_voltage:g} V): the balancer would switch itself "
-                "off, radio and all; nothing was sent",
-                value=f"{number:g}",
-                lowest=f"{cells.min_cell_voltage:g}",
-                unit=unit,
-            )
+        _check_power_off(
+            number, cells, chemistry or infer_chemistry(cells), chosen=bool(chemistry)
+        )
     elif spec is BALANCE_START_VOLTAGE:
         chemistry = chemistry or infer_chemistry(cells)
         if number >= chemistry.full_voltage:
@@ -202,20 +197,95 @@ def validate_write(
                 f"start voltage {number:g} V: {chemistry.name} cells never go above "
                 f"{chemistry.full_voltage:g} V, so balancing would never start; "
                 "nothing was sent",
-                value=f"{number:g}",
+                value=spec.format(number),
                 chemistry=chemistry.name,
-                full=f"{chemistry.full_voltage:g}",
+                full=spec.format(chemistry.full_voltage),
                 unit=unit,
             )
     elif spec is CELL_COUNT and number < cells.cell_count and not fewer_cells_confirmed:
         raise UnsafeSettingError(
-            "cell_count_below_connected",
+            CELL_COUNT_BELOW_CONNECTED,
             f"cell count {number:g}: {cells.cell_count} cells are connected, the "
             "ones above would go unwatched and unbalanced; nothing was sent",
-            value=f"{number:g}",
+            value=spec.format(number),
             connected=str(cells.cell_count),
         )
     return write
+
+
+def _check_power_off(
+    number: float, cells: CellInfo, chemistry: Chemistry, *, chosen: bool
+) -> None:
+    """Refuse a power-off voltage the pack would reach now, or soon under load.
+
+    Reaching it switches the balancer off, radio and all: nothing can undo
+    that from afar. ``chosen``: the user chose the chemistry (else the cells
+    suggested it, and the message says it can be set).
+    """
+    spec, voltages = POWER_OFF_VOLTAGE, chemistry.voltages
+    unit = spec.shown_unit or ""
+    if number > voltages.power_off_ceiling:
+        raise UnsafeSettingError(
+            "power_off_above_chemistry"
+            if chosen
+            else "power_off_above_inferred_chemistry",
+            f"power-off voltage {number:g} V is above "
+            f"{voltages.power_off_ceiling:g} V, where {chemistry.name} cells still "
+            "hold much of their charge: the pack "
+            f"would be cut off at its next discharge (usual: {voltages.empty:g} V); "
+            "nothing was sent",
+            value=spec.format(number),
+            chemistry=chemistry.name,
+            ceiling=spec.format(voltages.power_off_ceiling),
+            usual=spec.format(voltages.empty),
+            unit=unit,
+        )
+    lowest = cells.min_cell_voltage
+    if lowest is None:
+        raise UnsafeSettingError(
+            "power_off_without_cells",
+            f"power-off voltage {number:g} V cannot be checked: no cell is "
+            "measured; nothing was sent",
+            value=spec.format(number),
+            unit=unit,
+        )
+    highest_safe = _round_step(lowest - LOAD_SAG, spec.step, math.floor)
+    if number > highest_safe + 1e-9:
+        raise UnsafeSettingError(
+            "power_off_at_cells",
+            f"power-off voltage {number:g} V is within {LOAD_SAG:g} V of the lowest "
+            f"cell ({lowest:.3f} V): under load the balancer would switch itself "
+            "off, radio and all; nothing was sent",
+            value=spec.format(number),
+            lowest=CELL_VOLTAGE_FORMAT.format(lowest),
+            margin=spec.format(LOAD_SAG),
+            highest=spec.format(highest_safe),
+            unit=unit,
+        )
+
+
+def _between_steps(
+    spec: SettingSpec, value: float, limits: Limits
+) -> SettingBetweenStepsError:
+    """The error names the steps either side of ``value`` within the limits."""
+    below = max(_round_step(value, spec.step, math.floor), limits.minimum)
+    above = min(_round_step(value, spec.step, math.ceil), limits.maximum)
+    unit = f" {spec.shown_unit}" if spec.shown_unit else ""
+    return SettingBetweenStepsError(
+        f"{spec.key} {value:g} lies between the steps of {spec.step:g}; "
+        f"{below:g} or {above:g} can be written; nothing was sent",
+        setting=spec.key,
+        # With their unit: a count has none, and "16.5  lies" would show it.
+        value=_as_entered(spec, value) + unit,
+        step=spec.format(spec.step) + unit,
+        below=spec.format(below) + unit,
+        above=spec.format(above) + unit,
+    )
+
+
+def _as_entered(spec: SettingSpec, value: float) -> str:
+    """A refused value as the user gave it (rounding it could hide why)."""
+    return f"{value * spec.display_scale:g}"
 
 
 def _out_of_range(
@@ -225,16 +295,13 @@ def _out_of_range(
     unit = f" {spec.unit}" if spec.unit else ""
     shown = spec.shown_unit or ""
 
-    def show(number: float) -> str:
-        return f"{spec.to_display(number):g}"
-
     return SettingOutOfRangeError(
         f"{spec.key} {value:g}{unit} is outside {limits.minimum:g}..{limits.maximum:g}"
         f"{unit}; nothing was sent",
         setting=spec.key,
-        value=show(value),
-        min=show(limits.minimum),
-        max=show(limits.maximum),
+        value=_as_entered(spec, value),
+        min=spec.format(limits.minimum),
+        max=spec.format(limits.maximum),
         unit=shown,
     )
 
@@ -268,7 +335,7 @@ def not_confirmed(
         f"it holds {held if held is not None else 'nothing'}",
         name=name,
         setting=spec.key,
-        value=f"{spec.to_display(write.value):g}",
-        held="" if held is None else f"{spec.to_display(held):g}",
+        value=spec.format(write.value),
+        held="" if held is None else spec.format(held),
         unit=spec.shown_unit or "",
     )
