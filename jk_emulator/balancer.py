@@ -68,6 +68,7 @@ class VirtualBalancer:
         seed: int | None = None,
         noise: bool = True,
         spread: float | None = None,
+        state_of_charge: float | None = None,
         drifting_cell: int | None = None,
         drift_current: float = 0.5,
         high_resistance_cell: int | None = None,
@@ -76,7 +77,7 @@ class VirtualBalancer:
         """Create a device; ``speed`` is simulated seconds per real second.
 
         ``cells`` wired to the balancer default to the profile's, and so does
-        the ``spread`` of their state of charge. Without ``noise``
+        the ``spread`` of their ``state_of_charge``. Without ``noise``
         measurements carry no jitter (reproducible values). ``drifting_cell``
         (numbered from 1) leaks ``drift_current``; ``high_resistance_cell``
         gets a balance wire too resistive to balance.
@@ -93,11 +94,13 @@ class VirtualBalancer:
         # Evenly spread, shuffled: the initial difference is the same for any seed.
         steps = max(wired - 1, 1)
         spread = profile.spread if spread is None else spread
+        if state_of_charge is None:
+            state_of_charge = profile.state_of_charge
         offsets = [spread * (i / steps - 0.5) for i in range(wired)]
         self.rng.shuffle(offsets)
         battery_cells = [
             Cell(
-                charge=profile.capacity * (profile.state_of_charge + offset),
+                charge=profile.capacity * (state_of_charge + offset),
                 wire_resistance=round(self.rng.uniform(0.06, 0.16), 3),
                 leak_current=drift_current if index + 1 == drifting_cell else 0.0,
             )

@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"\nHome Assistant is up: {base_url}"
             f"  (log in as {DEV_USER} / {DEV_PASSWORD})"
-            "\nThree virtual Bluetooth balancers (device password 1234) and two"
+            "\nFour virtual Bluetooth balancers (device password 1234) and two"
             " on a virtual RS485 bus wait in Settings > Devices & services."
             " Ctrl-C stops.\n",
             flush=True,

@@ -38,6 +38,9 @@ DEVICE_SCHEMA = vol.Schema(
         vol.Optional("cells"): cv.positive_int,
         vol.Optional("passcode", default="1234"): cv.string,
         vol.Optional("spread"): vol.Coerce(float),
+        vol.Optional("state_of_charge"): vol.All(
+            vol.Coerce(float), vol.Range(min=0, max=1)
+        ),
         vol.Optional("drifting_cell"): cv.positive_int,
         vol.Optional("drift_current", default=0.5): vol.Coerce(float),
         vol.Optional("high_resistance_cell"): cv.positive_int,
@@ -79,6 +82,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             passcode=options["passcode"],
             speed=conf["speed"],
             spread=options.get("spread"),
+            state_of_charge=options.get("state_of_charge"),
             drifting_cell=options.get("drifting_cell"),
             drift_current=options["drift_current"],
             high_resistance_cell=options.get("high_resistance_cell"),
