@@ -50,6 +50,7 @@ from custom_components.jk_balancer.protocol import (
 )
 
 from .bench_bus import bench_bus
+from .bench_care import bench_care
 from .bench_ha import bench_cost, bench_slots, bench_snapshot
 from .bench_serial import bench_serial
 from .captures import (
@@ -62,7 +63,16 @@ from .simulation import quiet_logging
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 # scripts/bench installs the peer here, away from Home Assistant's packages.
-SECTIONS: Final = ("decode", "memory", "snapshot", "cost", "slots", "bus", "serial")
+SECTIONS: Final = (
+    "decode",
+    "memory",
+    "snapshot",
+    "cost",
+    "slots",
+    "bus",
+    "serial",
+    "care",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_bus()
         elif section == "serial":
             bench_serial()
+        elif section == "care":
+            bench_care()
         else:
             bench_slots(
                 args.minutes, args.balancers, args.slots, args.interval, args.proxies
