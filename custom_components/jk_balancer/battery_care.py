@@ -15,6 +15,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -109,7 +110,16 @@ class BatteryCare:
 
     async def async_load(self) -> None:
         """Restore the drift window and the imbalance state stored before."""
-        data = await self._store.async_load()
+        try:
+            data = await self._store.async_load()
+        except HomeAssistantError as err:
+            # From 2026.11 a newer format is refused before it can be migrated.
+            _LOGGER.warning(
+                "%s: the stored drift window cannot be read (%s); starting a new one",
+                self._entry.title,
+                err,
+            )
+            return
         if not data:  # nothing stored, or another format (already warned)
             return
         problem: str | None = "not a mapping"

@@ -9,10 +9,12 @@ and restarts.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
@@ -44,6 +46,8 @@ BALANCER_ISSUES = (
     SEVERE_SPREAD,
 )
 
+_LOGGER = logging.getLogger(__name__)
+
 IGNORED: HassKey[IgnoredIssues] = HassKey(f"{DOMAIN}_ignored_issues")
 SAVE_DELAY = 10  # s
 
@@ -64,7 +68,11 @@ class IgnoredIssues:
 
     async def async_load(self) -> None:
         """Read what was stored; anything else than issue ids is dropped."""
-        data = await self._store.async_load()
+        try:
+            data = await self._store.async_load()
+        except HomeAssistantError as err:  # a newer format (a downgrade)
+            _LOGGER.warning("Ignored repairs cannot be read (%s); none kept", err)
+            return
         stored = data.get("issues") if isinstance(data, dict) else None
         if isinstance(stored, list):
             self._ids = {item for item in stored if isinstance(item, str)}
