@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import logging
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -54,7 +54,8 @@ class CareStore(Store[dict[str, Any]]):
         self, old_major_version: int, old_minor_version: int, old_data: Any
     ) -> dict[str, Any]:
         if old_major_version == STORAGE_VERSION:
-            return old_data  # checked when loaded, like any stored data
+            # Checked when loaded, like any stored data (it may be no dict).
+            return cast(dict[str, Any], old_data)
         # Written by another version of the integration (a downgrade, or an
         # upgrade undone): its window cannot be read, so a new one starts.
         _LOGGER.warning(
