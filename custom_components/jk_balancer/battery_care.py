@@ -55,7 +55,7 @@ class CareStore(Store[dict[str, Any]]):
     ) -> dict[str, Any]:
         if old_major_version == STORAGE_VERSION:
             # Checked when loaded, like any stored data (it may be no dict).
-            return cast(dict[str, Any], old_data)
+            return cast("dict[str, Any]", old_data)
         # Written by another version of the integration (a downgrade, or an
         # upgrade undone): its window cannot be read, so a new one starts.
         _LOGGER.warning(
