@@ -192,9 +192,8 @@ def _cell_count(entry: ConfigEntry, snapshot: Snapshot) -> dict[str, Any] | None
 def _low_cell(
     hass: HomeAssistant, entry: ConfigEntry, snapshot: Snapshot, care: BatteryCare
 ) -> dict[str, Any] | None:
-    found = low_cell(
-        snapshot, care.chemistry(snapshot), warned=_standing(hass, LOW_CELL, entry)
-    )
+    chemistry = care.chemistry(snapshot)
+    found = low_cell(snapshot, chemistry, warned=_standing(hass, LOW_CELL, entry))
     if found is None:
         return None
     return warning(
@@ -206,7 +205,7 @@ def _low_cell(
             "voltage": CELL_VOLTAGE_FORMAT.format(found.voltage),
             "threshold": f"{found.threshold:g}",
             "limit": f"{found.limit:g}",
-            "chemistry": care.chemistry(snapshot).name,
+            "chemistry": chemistry.name,
         },
     )
 

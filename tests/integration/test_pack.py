@@ -7,6 +7,7 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntryState,
+    ConfigFlowResult,
 )
 from homeassistant.const import CONF_NAME, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -31,10 +32,10 @@ from tests.integration.conftest import device_of, next_update
 from tests.integration.test_rs485 import bus_entry, setup_bus
 
 
-async def add_pack(
-    hass: HomeAssistant, members: list[MockConfigEntry], name: str = "Rack"
-) -> str:
-    """Add a pack of ``members`` through the config flow; its entry id."""
+async def submit_pack(
+    hass: HomeAssistant, members: list[str], name: str = "Rack"
+) -> ConfigFlowResult:
+    """Pick ``members`` (entry ids) as a pack in the config flow; its result."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
@@ -42,10 +43,16 @@ async def add_pack(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "pack"}
     )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_NAME: name, CONF_MEMBERS: [entry.entry_id for entry in members]},
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NAME: name, CONF_MEMBERS: members}
     )
+
+
+async def add_pack(
+    hass: HomeAssistant, members: list[MockConfigEntry], name: str = "Rack"
+) -> str:
+    """Add a pack of ``members`` through the config flow; its entry id."""
+    result = await submit_pack(hass, [entry.entry_id for entry in members], name)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     return result["result"].entry_id
@@ -161,15 +168,7 @@ async def test_a_pack_needs_two_balancers(
     hass: HomeAssistant, virtual_bus: VirtualBus
 ) -> None:
     first, _second = await setup_bus(hass, virtual_bus)
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "pack"}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NAME: "Rack", CONF_MEMBERS: [first.entry_id]}
-    )
+    result = await submit_pack(hass, [first.entry_id])
     assert result["errors"] == {CONF_MEMBERS: "pick_two"}
 
 
@@ -226,16 +225,7 @@ async def test_one_balancer_given_twice_is_refused(
 ) -> None:
     """Its cells would count twice: double the voltage."""
     first, second = await setup_bus(hass, virtual_bus)
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "pack"}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_NAME: "Rack", CONF_MEMBERS: [first.entry_id, second.entry_id] * 2},
-    )
+    result = await submit_pack(hass, [first.entry_id, second.entry_id] * 2)
     assert result["errors"] == {CONF_MEMBERS: "duplicate_member"}
     assert not [
         entry

@@ -80,6 +80,11 @@ def _round_step(value: float, step: float, rounding: Callable[[float], int]) -> 
     return round(rounding(round(value / step, 6)) * step, 6)
 
 
+# Of a step: closer than this to one is that step (float rounding, float32
+# registers, not intent).
+STEP_TOLERANCE: Final = 1e-3
+
+
 def check_value(spec: SettingSpec, value: float | bool, limits: Limits) -> float:
     """The value, exactly on one of the setting's steps, or a SettingOutOfRangeError.
 
@@ -99,11 +104,6 @@ def check_value(spec: SettingSpec, value: float | bool, limits: Limits) -> float
         raise _between_steps(spec, number, limits)
     snapped = round(round(steps) * spec.step, 6)
     return min(max(snapped, limits.minimum), limits.maximum)
-
-
-# Of a step: closer than this to one is that step (float rounding, float32
-# registers, not intent).
-STEP_TOLERANCE: Final = 1e-3
 
 
 def check_plausible(spec: SettingSpec, value: float | bool) -> float:
