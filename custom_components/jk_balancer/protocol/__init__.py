@@ -31,6 +31,7 @@ from .ble.layouts import (
 from .cascade import CascadedPack, cascade
 from .chemistry import Chemistry, infer_chemistry
 from .client import BalancerClient
+from .energy import EnergyMeter
 from .const import (
     BLUETOOTH_PROTOCOLS,
     CHARACTERISTIC_UUID,
@@ -118,6 +119,7 @@ __all__ = [
     "DeviceInfo",
     "Drift",
     "DriftTracker",
+    "EnergyMeter",
     "Frame",
     "FrameAssembler",
     "FrameDecoder",
