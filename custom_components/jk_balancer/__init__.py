@@ -96,7 +96,8 @@ async def _async_setup_balancer(hass: HomeAssistant, entry: JKConfigEntry) -> bo
 
     @callback
     def _async_updated() -> None:
-        if coordinator.last_update_success:
+        # Lent to the JK app, the values are those from before: nothing new.
+        if coordinator.last_update_success and not coordinator.lent:
             coordinator.care.async_update(coordinator.data)
             async_update_issues(hass, entry, coordinator.data, coordinator.care)
         async_dispatcher_send(hass, SIGNAL_BALANCER_UPDATED, entry.entry_id)

@@ -7,14 +7,18 @@ link is watched: no measurement for a while, or a lost link, and it is
 re-established at once. Connecting for each update, balancers take turns at
 the proxies' few connection slots. Its identity is the Bluetooth address,
 whichever radio reaches it.
+
+A device takes one connection at a time, so the link can be lent to the JK app
+on the owner's phone: for a while nothing connects, retries or watches, and
+the link is taken back when the time is up or the owner says so.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 import logging
 from typing import Any
 
@@ -26,13 +30,15 @@ from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH
-from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .connection_turns import async_get_turns
 from .const import (
     CONF_CONNECTION_MODE,
     CONF_PROTOCOL,
+    DEFAULT_LEND_MINUTES,
     DOMAIN,
     PROTOCOL_AUTO,
     STALE_AFTER,
@@ -91,6 +97,11 @@ class BluetoothLink(BalancerLink):
         self._coordinator: BalancerCoordinator | None = None
         self._watchdog: CALLBACK_TYPE | None = None
         self._reconnect: asyncio.Task[None] | None = None
+        # How long the link is lent for (the owner's choice), until when, and
+        # the timer that takes it back.
+        self.lend_minutes: float = DEFAULT_LEND_MINUTES
+        self._lent_until: datetime | None = None
+        self._lend_over: CALLBACK_TYPE | None = None
 
     @property
     def device_key(self) -> str:
@@ -139,9 +150,16 @@ class BluetoothLink(BalancerLink):
             )
         )
 
+    def add_frame_listener(
+        self, listener: Callable[[Snapshot], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` with the snapshot of every cell-info frame."""
+        return self.client.add_listener(listener)
+
     async def async_close(self) -> None:
         """Stop watching, close the link for good, leave the turns."""
         self._stop_watchdog()
+        self._stop_lend_timer()
         await self.client.close()
         self.turns.forget(self.address)
 
@@ -199,6 +217,8 @@ class BluetoothLink(BalancerLink):
     def _async_check_stream(self, _now: datetime) -> None:
         """Values older than the stream timeout are not shown as current."""
         self._watchdog = None
+        if self._lent_until is not None:
+            return
         age = self.client.cell_info_age
         if self.client.is_connected and age is not None and age < STALE_AFTER:
             self._watch_stream()
@@ -211,6 +231,8 @@ class BluetoothLink(BalancerLink):
     @callback
     def _async_lost(self) -> None:
         """The kept-open link dropped: reconnect now rather than at the next poll."""
+        if self._coordinator is not None:
+            self._coordinator.async_gap()
         if not self.per_update:
             self._stop_watchdog()
             self._async_reconnect_now()
@@ -223,7 +245,7 @@ class BluetoothLink(BalancerLink):
         link lost twice in a row would stay down that long.
         """
         coordinator = self._coordinator
-        if coordinator is None or self.client.closed:
+        if coordinator is None or self.client.closed or self._lent_until is not None:
             return
         if self._reconnect is None or self._reconnect.done():
             self._reconnect = self.entry.async_create_background_task(
@@ -233,6 +255,7 @@ class BluetoothLink(BalancerLink):
     @callback
     def _async_failed(self, translation_key: str, **placeholders: str) -> None:
         if self._coordinator is not None:
+            self._coordinator.async_gap()
             self._coordinator.async_set_update_error(
                 UpdateFailed(
                     translation_domain=DOMAIN,
@@ -258,9 +281,64 @@ class BluetoothLink(BalancerLink):
     def async_device_gone(
         self, _service_info: bluetooth.BluetoothServiceInfoBleak
     ) -> None:
-        """Home Assistant no longer hears the device: mark it unavailable."""
-        if not self.client.is_connected:
+        """Home Assistant no longer hears the device: mark it unavailable.
+
+        Connected to the JK app, a device stops advertising: that is no fault.
+        """
+        if not self.client.is_connected and self._lent_until is None:
             self._async_failed("device_not_found", address=self.address)
+
+    # -- lending the link to the JK app ------------------------------------------
+
+    @property
+    def lent_until(self) -> datetime | None:
+        """When the link lent to the JK app comes back (None: not lent)."""
+        return self._lent_until
+
+    async def async_lend(self) -> None:
+        """Let go of the device for ``lend_minutes``, then take it back.
+
+        Nothing connects meanwhile: reads under way end, a write under way
+        finishes first, and the link is dropped. Lent again, the time starts
+        over.
+        """
+        coordinator = self._coordinator
+        if coordinator is None or self.client.closed:
+            return
+        self._stop_lend_timer()
+        self._lent_until = dt_util.utcnow() + timedelta(minutes=self.lend_minutes)
+        self._lend_over = async_track_point_in_utc_time(
+            self.hass, self._async_lend_over, self._lent_until
+        )
+        self._stop_watchdog()
+        coordinator.async_gap()
+        await coordinator.async_settle()
+        await self.client.disconnect()
+        _LOGGER.debug("%s: link lent until %s", self.entry.title, self._lent_until)
+        coordinator.async_update_listeners()
+
+    @callback
+    def async_take_back(self) -> None:
+        """The link is Home Assistant's again: reconnect now."""
+        if self._lent_until is None:
+            return
+        self._stop_lend_timer()
+        self._lent_until = None
+        _LOGGER.debug("%s: link taken back", self.entry.title)
+        if self._coordinator is not None:
+            self._coordinator.async_update_listeners()
+        self._async_reconnect_now()
+
+    @callback
+    def _async_lend_over(self, _now: datetime) -> None:
+        self._lend_over = None
+        self.async_take_back()
+
+    @callback
+    def _stop_lend_timer(self) -> None:
+        if self._lend_over is not None:
+            self._lend_over()
+            self._lend_over = None
 
     # -- writing ---------------------------------------------------------------
 

@@ -44,6 +44,11 @@ MAX_UPDATE_INTERVAL: Final = 300
 STALE_AFTER: Final = 15.0  # seconds
 # A write to a device that is not connected waits this long for the link.
 WRITE_CONNECT_TIMEOUT: Final = 20.0  # seconds
+# Lending the Bluetooth link to the JK app: for how long (minutes) by default,
+# and what the owner can pick.
+DEFAULT_LEND_MINUTES: Final = 15
+MIN_LEND_MINUTES: Final = 1
+MAX_LEND_MINUTES: Final = 240
 
 
 def forced_protocol(option: str) -> Protocol | None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 from typing import Any
 
@@ -29,13 +29,15 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.translation import async_get_cached_translations
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .battery_care import BatteryCare
-from .const import CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN
+from .const import CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN, STALE_AFTER
 from .issues import CONFIRM_CELL_COUNT, issue_id
 from .protocol import (
     CELL_COUNT_BELOW_CONNECTED,
     BalancerClient,
+    EnergyMeter,
     JKError,
     LinkClosedError,
     SettingOutOfRangeError,
@@ -71,6 +73,11 @@ class BalancerLink(ABC):
         """The radio signal the device is heard with, where there is one."""
         return None
 
+    @property
+    def lent_until(self) -> datetime | None:
+        """When a link lent to the JK app comes back (None: not lent)."""
+        return None
+
     @callback  # noqa: B027 - a link may have nothing to follow
     def async_start(self, coordinator: BalancerCoordinator) -> None:
         """Follow what the transport reports (for as long as the entry is loaded).
@@ -81,6 +88,15 @@ class BalancerLink(ABC):
     @abstractmethod
     async def async_read(self) -> Snapshot:
         """A current snapshot (JKError, or a Home Assistant error to raise)."""
+
+    def add_frame_listener(
+        self, listener: Callable[[Snapshot], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` with every snapshot between reads; return the remover.
+
+        Only a Bluetooth link streams; a bus is only ever asked.
+        """
+        return lambda: None
 
     @contextlib.asynccontextmanager
     async def async_link_for_write(self) -> AsyncIterator[None]:
@@ -116,7 +132,11 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         )
         self.link = link
         self.care = BatteryCare(hass, entry)
+        # A JK BMS's energy in and out; None for a balancer (no pack current).
+        self.energy: EnergyMeter | None = None
         self._operations: set[asyncio.Task[Any]] = set()
+        # The reads among them: lending the link cancels them, not a write.
+        self._reads: set[asyncio.Task[Any]] = set()
         self._closing = False
 
     @property
@@ -164,6 +184,28 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         await self.care.async_load()
         self.link.async_start(self)
         await self.async_config_entry_first_refresh()
+        if self.data.measures_pack_current:
+            # Frames stream every 0.5 s; connecting per update, samples come
+            # an interval apart (later when waiting for a slot).
+            interval = self.update_interval or timedelta()
+            self.energy = EnergyMeter(
+                max_gap=max(STALE_AFTER, 2 * interval.total_seconds())
+            )
+            self.config_entry.async_on_unload(
+                self.link.add_frame_listener(self.async_measured)
+            )
+
+    @callback
+    def async_measured(self, snapshot: Snapshot) -> None:
+        """A frame arrived: count the pack's energy since the one before."""
+        if self.energy is not None and (power := snapshot.cell_info.power) is not None:
+            self.energy.add(self.hass.loop.time(), power)
+
+    @callback
+    def async_gap(self) -> None:
+        """What the pack does from now until the next frame is not known."""
+        if self.energy is not None:
+            self.energy.interrupt()
 
     async def async_shutdown(self) -> None:
         """The entry unloads: close the link, then end what is in flight."""
@@ -175,14 +217,22 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             task.cancel()
         await asyncio.gather(*operations, return_exceptions=True)
 
-    async def _in_flight[T](self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` on the link as a task that unloading ends."""
+    async def _in_flight[T](
+        self, work: Coroutine[Any, Any, T], *, read: bool = False
+    ) -> T:
+        """Run ``work`` on the link as a task that unloading ends.
+
+        A ``read`` also ends when the link is lent (:meth:`async_settle`).
+        """
         if self._closing:
             work.close()
             raise LinkClosedError("unloaded", name=self.name)
         task = self.hass.async_create_task(work, f"{DOMAIN} {self.name}")
         self._operations.add(task)
         task.add_done_callback(self._operations.discard)
+        if read:
+            self._reads.add(task)
+            task.add_done_callback(self._reads.discard)
         try:
             return await task
         except asyncio.CancelledError:
@@ -193,11 +243,34 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 ) from None
             raise
 
+    async def async_settle(self) -> None:
+        """End the reads in flight and let a write finish (the link is lent)."""
+        for task in self._reads:
+            task.cancel()
+        await asyncio.gather(*self._operations, return_exceptions=True)
+
+    @property
+    def lent(self) -> bool:
+        """Return True while the JK app has the link (values are from before)."""
+        return self.link.lent_until is not None
+
     async def _async_update_data(self) -> Snapshot:
+        if self.lent:
+            return self.data  # nothing is asked of the device meanwhile
         try:
-            return await self._in_flight(self.link.async_read())
+            return await self._in_flight(self.link.async_read(), read=True)
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            lent = self.link.lent_until is not None  # (it may be, since the check)
+            if lent and not (caller is not None and caller.cancelling()):
+                return self.data  # the read was ended to lend the link
+            raise
         except JKError as err:
+            self.async_gap()
             raise self.translated(UpdateFailed, err) from err
+        except BaseException:
+            self.async_gap()
+            raise
 
     # -- writing ---------------------------------------------------------------
 
@@ -255,6 +328,15 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         ``fewer_cells_confirmed``: the user confirmed a cell count below the
         cells connected (after rewiring).
         """
+        if (until := self.link.lent_until) is not None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="link_lent",
+                translation_placeholders={
+                    "name": self.name,
+                    "until": dt_util.as_local(until).strftime("%H:%M"),
+                },
+            )
         self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
         try:
             await self._in_flight(self._async_write(key, value, fewer_cells_confirmed))

@@ -1,7 +1,9 @@
-"""Numbers: the balancer's settings, with the device's own ranges.
+"""Numbers: the balancer's settings, with the device's own ranges, and the lend time.
 
-Each number is a setting of the protocol layer: key, unit, range and step come
-from its ``SettingSpec``; only how Home Assistant presents it is said here.
+Each setting is one of the protocol layer: key, unit, range and step come from
+its ``SettingSpec``; only how Home Assistant presents it is said here. How long
+the Bluetooth link is lent to the JK app is Home Assistant's own, kept across
+restarts.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from homeassistant.components.number import (
     NumberEntity,
     NumberEntityDescription,
     NumberMode,
+    RestoreNumber,
 )
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .bluetooth import BluetoothLink
+from .const import MAX_LEND_MINUTES, MIN_LEND_MINUTES
 from .coordinator import BalancerCoordinator
 from .entity import BalancerEntity
 from .entry import JKConfigEntry
@@ -64,6 +69,17 @@ NUMBERS: tuple[JKNumberDescription, ...] = tuple(
     for spec in SETTING_SPECS.values()
     if spec.kind is not ValueKind.SWITCH
 )
+LEND_MINUTES = NumberEntityDescription(
+    key="lend_minutes",
+    translation_key="lend_minutes",
+    device_class=NumberDeviceClass.DURATION,
+    native_unit_of_measurement=UnitOfTime.MINUTES,
+    native_min_value=MIN_LEND_MINUTES,
+    native_max_value=MAX_LEND_MINUTES,
+    native_step=1,
+    mode=NumberMode.BOX,
+    entity_category=EntityCategory.CONFIG,
+)
 
 
 async def async_setup_entry(
@@ -80,6 +96,8 @@ async def async_setup_entry(
         for description in NUMBERS
         if description.spec.supported(protocol)
     )
+    if isinstance(link := coordinator.link, BluetoothLink):
+        async_add_entities([JKLendMinutes(coordinator, link)])
 
 
 class JKSettingNumber(BalancerEntity, NumberEntity):
@@ -133,3 +151,30 @@ class JKSettingNumber(BalancerEntity, NumberEntity):
         """Write the value; it shows once the device confirms it."""
         spec = self.entity_description.spec
         await self.coordinator.async_write_setting(spec.key, spec.from_display(value))
+
+
+class JKLendMinutes(BalancerEntity, RestoreNumber):
+    """For how long the link is lent to the JK app (the owner's choice)."""
+
+    def __init__(self, coordinator: BalancerCoordinator, link: BluetoothLink) -> None:
+        """Set the lend time of ``link`` (the coordinator's)."""
+        super().__init__(coordinator, LEND_MINUTES)
+        self._link = link
+
+    async def async_added_to_hass(self) -> None:
+        """Take the time chosen before, if it is one that can be chosen."""
+        await super().async_added_to_hass()
+        stored = await self.async_get_last_number_data()
+        minutes = None if stored is None else stored.native_value
+        if minutes is not None and MIN_LEND_MINUTES <= minutes <= MAX_LEND_MINUTES:
+            self._link.lend_minutes = round(minutes)
+
+    @property
+    def native_value(self) -> float:
+        """Minutes the next lend lasts."""
+        return self._link.lend_minutes
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Lend for ``value`` minutes from the next time on."""
+        self._link.lend_minutes = round(value)
+        self.async_write_ha_state()

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+import logging
+import math
 from typing import Any
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -18,6 +23,7 @@ from homeassistant.const import (
     EntityCategory,
     UnitOfElectricCurrent,
     UnitOfElectricPotential,
+    UnitOfEnergy,
     UnitOfPower,
     UnitOfTemperature,
     UnitOfTime,
@@ -34,6 +40,8 @@ from .pack import PackCoordinator
 from .pack_sensor import async_setup_pack_sensors
 from .protocol import BalancingStatus, Snapshot, balancing_status
 
+_LOGGER = logging.getLogger(__name__)
+
 PARALLEL_UPDATES = 0
 
 AMPERE_HOUR = "Ah"
@@ -47,7 +55,7 @@ class JKSensorDescription(SensorEntityDescription):
     balancer measures no cell.
     """
 
-    value_fn: Callable[[BalancerCoordinator], StateType]
+    value_fn: Callable[[BalancerCoordinator], StateType | datetime]
     attributes_fn: Callable[[BalancerCoordinator], Mapping[str, Any]] | None = None
     exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
     of_cells: bool = False
@@ -75,7 +83,7 @@ def _probe(snapshot: Snapshot) -> bool:
 
 
 def _bms(snapshot: Snapshot) -> bool:
-    return snapshot.protocol.is_jk02 and snapshot.device_info.is_bms
+    return snapshot.measures_pack_current
 
 
 def _temperature(
@@ -195,6 +203,13 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         exists_fn=_bms,
     ),
     JKSensorDescription(
+        key="link_returns",
+        translation_key="link_returns",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda c: c.link.lent_until,
+        exists_fn=_bluetooth,
+    ),
+    JKSensorDescription(
         key="state_of_charge",
         translation_key="state_of_charge",
         device_class=SensorDeviceClass.BATTERY,
@@ -240,6 +255,30 @@ SENSORS: tuple[JKSensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class JKEnergyDescription(SensorEntityDescription):
+    """A total of the pack's energy meter: ``charged`` or ``discharged``."""
+
+    total: str
+    device_class: SensorDeviceClass = SensorDeviceClass.ENERGY
+    native_unit_of_measurement: str = UnitOfEnergy.KILO_WATT_HOUR
+    state_class: SensorStateClass = SensorStateClass.TOTAL_INCREASING
+    suggested_display_precision: int = 2
+
+
+# What the Energy dashboard's battery storage takes as they are.
+ENERGY_SENSORS: tuple[JKEnergyDescription, ...] = (
+    JKEnergyDescription(
+        key="energy_charged", translation_key="energy_charged", total="charged"
+    ),
+    JKEnergyDescription(
+        key="energy_discharged",
+        translation_key="energy_discharged",
+        total="discharged",
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: JKConfigEntry,
@@ -255,6 +294,10 @@ async def async_setup_entry(
         for description in SENSORS
         if description.exists_fn(coordinator.data)
     )
+    if coordinator.energy is not None:
+        async_add_entities(
+            JKEnergySensor(coordinator, description) for description in ENERGY_SENSORS
+        )
 
     def count(current: int) -> int | None:
         """The cells measured; while none are, those there were or are set."""
@@ -297,7 +340,7 @@ class JKSensor(BalancerEntity, SensorEntity):
         )
 
     @property
-    def native_value(self) -> StateType:
+    def native_value(self) -> StateType | datetime:
         """Return the value from the newest snapshot."""
         return self.entity_description.value_fn(self.coordinator)
 
@@ -341,3 +384,48 @@ class JKCellSensor(BalancerEntity, SensorEntity):
             else cells.cell_resistances
         )
         return values[self._cell - 1] if self._cell <= len(values) else None
+
+
+class JKEnergySensor(BalancerEntity, RestoreSensor):
+    """Energy into or out of a JK BMS's pack, kept across restarts."""
+
+    entity_description: JKEnergyDescription
+
+    async def async_added_to_hass(self) -> None:
+        """Go on from the total stored at the last stop (if it can be used)."""
+        await super().async_added_to_hass()
+        if (stored := await self.async_get_last_sensor_data()) is None:
+            return
+        total = _stored_total(stored.native_value, stored.native_unit_of_measurement)
+        if total is None:
+            _LOGGER.warning(
+                "%s: the stored %s (%s %s) cannot be used; counting from 0",
+                self.coordinator.name,
+                self.entity_description.key,
+                stored.native_value,
+                stored.native_unit_of_measurement,
+            )
+            return
+        meter = self.coordinator.energy
+        assert meter is not None
+        key = self.entity_description.total
+        setattr(meter, key, getattr(meter, key) + total)
+
+    @property
+    def native_value(self) -> float:
+        """The meter's total (kWh), to the Wh."""
+        meter = self.coordinator.energy
+        assert meter is not None
+        total: float = getattr(meter, self.entity_description.total)
+        return round(total, 6)
+
+
+def _stored_total(value: Any, unit: str | None) -> float | None:
+    """A stored total as a finite, non-negative number of kWh (else None)."""
+    if unit != UnitOfEnergy.KILO_WATT_HOUR or isinstance(value, bool):
+        return None
+    try:
+        total = float(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
+    return total if math.isfinite(total) and total >= 0 else None

@@ -1,4 +1,4 @@
-"""Switch: the balancer on or off (its setting of the protocol layer)."""
+"""Switches: the balancer on or off (its setting), and its link lent to the JK app."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .bluetooth import BluetoothLink
 from .coordinator import BalancerCoordinator
 from .entity import BalancerEntity
 from .entry import JKConfigEntry
@@ -21,6 +22,7 @@ SWITCHES: tuple[SwitchEntityDescription, ...] = tuple(
     for spec in SETTING_SPECS.values()
     if spec.kind is ValueKind.SWITCH
 )
+LEND_LINK = SwitchEntityDescription(key="lend_link", translation_key="lend_link")
 
 
 async def async_setup_entry(
@@ -28,10 +30,13 @@ async def async_setup_entry(
     entry: JKConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the balancer switch."""
+    """Add the balancer switch, and the lending of a Bluetooth link."""
     if not isinstance(coordinator := entry.runtime_data, BalancerCoordinator):
         return  # a pack: settings and states stay with each balancer
     async_add_entities(JKSettingSwitch(coordinator, switch) for switch in SWITCHES)
+    # A bus is shared, not held: there is nothing to lend.
+    if isinstance(link := coordinator.link, BluetoothLink):
+        async_add_entities([JKLendSwitch(coordinator, link)])
 
 
 class JKSettingSwitch(BalancerEntity, SwitchEntity):
@@ -51,3 +56,25 @@ class JKSettingSwitch(BalancerEntity, SwitchEntity):
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Switch the setting off."""
         await self.coordinator.async_write_setting(self.entity_description.key, False)
+
+
+class JKLendSwitch(BalancerEntity, SwitchEntity):
+    """On while the JK app has the link; it comes back by itself when time is up."""
+
+    def __init__(self, coordinator: BalancerCoordinator, link: BluetoothLink) -> None:
+        """Lend ``link`` (the coordinator's)."""
+        super().__init__(coordinator, LEND_LINK)
+        self._link = link
+
+    @property
+    def is_on(self) -> bool:
+        """Return True while the link is lent."""
+        return self._link.lent_until is not None
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Lend the link for the lend duration (again from now if lent)."""
+        await self._link.async_lend()
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Take the link back now."""
+        self._link.async_take_back()

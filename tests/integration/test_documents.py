@@ -6,12 +6,7 @@ import json
 from pathlib import Path
 import re
 
-from custom_components.jk_balancer.binary_sensor import BINARY_SENSORS
-from custom_components.jk_balancer.cells import CELL_RESISTANCE, CELL_VOLTAGE
-from custom_components.jk_balancer.number import NUMBERS
-from custom_components.jk_balancer.pack_sensor import PACK_SENSORS
-from custom_components.jk_balancer.sensor import SENSORS
-from custom_components.jk_balancer.switch import SWITCHES
+from tests.integration.descriptions import DESCRIPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -41,12 +36,7 @@ def test_the_entity_table_names_every_entity_and_nothing_else() -> None:
     names = STRINGS["entity"]
     described = {
         names[platform][description.translation_key]["name"]
-        for platform, descriptions in (
-            ("sensor", (*SENSORS, CELL_VOLTAGE, CELL_RESISTANCE, *PACK_SENSORS)),
-            ("binary_sensor", BINARY_SENSORS),
-            ("number", NUMBERS),
-            ("switch", SWITCHES),
-        )
+        for platform, descriptions in DESCRIPTIONS.items()
         for description in descriptions
         if description.translation_key is not None
     }

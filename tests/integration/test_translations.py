@@ -11,17 +11,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.jk_balancer import (
-    binary_sensor,
-    cells,
-    number,
-    pack_sensor,
-    sensor,
-    switch,
-)
 from custom_components.jk_balancer.const import PROTOCOL_OPTIONS, ConnectionMode
 from custom_components.jk_balancer.protocol import BLUETOOTH_PROTOCOLS, errors
 from tests.integration.conftest import Proxy, setup_entry
+from tests.integration.descriptions import DESCRIPTIONS
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "jk_balancer"
 STRINGS = json.loads((INTEGRATION / "strings.json").read_text())
@@ -80,18 +73,7 @@ def test_english_translation_is_strings_json() -> None:
 
 def test_every_entity_has_a_name() -> None:
     entity = STRINGS["entity"]
-    descriptions = {
-        "sensor": [
-            *sensor.SENSORS,
-            *pack_sensor.PACK_SENSORS,
-            cells.CELL_VOLTAGE,
-            cells.CELL_RESISTANCE,
-        ],
-        "binary_sensor": list(binary_sensor.BINARY_SENSORS),
-        "number": list(number.NUMBERS),
-        "switch": list(switch.SWITCHES),
-    }
-    for platform, items in descriptions.items():
+    for platform, items in DESCRIPTIONS.items():
         keys = {item.translation_key for item in items}
         assert keys == set(entity[platform]), platform
 
@@ -112,6 +94,7 @@ def test_every_error_message_exists() -> None:
     }
     raised_by_the_integration = refusals_of_harmful_settings | {
         "device_not_found",
+        "link_lent",
         "pack_unit_deleted",
         "pack_unit_no_cells",
         "pack_unit_not_reached",

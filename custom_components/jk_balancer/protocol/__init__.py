@@ -31,7 +31,6 @@ from .ble.layouts import (
 from .cascade import CascadedPack, cascade
 from .chemistry import Chemistry, infer_chemistry
 from .client import BalancerClient
-from .energy import EnergyMeter
 from .const import (
     BLUETOOTH_PROTOCOLS,
     CHARACTERISTIC_UUID,
@@ -42,6 +41,7 @@ from .const import (
     Protocol,
     Request,
 )
+from .energy import EnergyMeter
 from .errors import (
     DeviceConnectionError,
     FrameError,

@@ -246,6 +246,11 @@ class Snapshot:
             object.__setattr__(self, "cell_info", stopped)
 
     @property
+    def measures_pack_current(self) -> bool:
+        """Return True for a JK BMS: it reports the current through the pack."""
+        return self.protocol.is_jk02 and self.device_info.is_bms
+
+    @property
     def cell_count_mismatch(self) -> bool:
         """Return True when the cells measured differ from the cell-count setting."""
         return (
