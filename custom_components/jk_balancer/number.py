@@ -166,7 +166,11 @@ class JKLendMinutes(BalancerEntity, RestoreNumber):
         await super().async_added_to_hass()
         stored = await self.async_get_last_number_data()
         minutes = None if stored is None else stored.native_value
-        if minutes is not None and MIN_LEND_MINUTES <= minutes <= MAX_LEND_MINUTES:
+        # A stored value is input too: a number in range, or the default.
+        if (
+            isinstance(minutes, int | float)
+            and MIN_LEND_MINUTES <= minutes <= MAX_LEND_MINUTES
+        ):
             self._link.lend_minutes = round(minutes)
 
     @property
