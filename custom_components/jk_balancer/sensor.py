@@ -394,7 +394,8 @@ class JKEnergySensor(BalancerEntity, RestoreSensor):
     async def async_added_to_hass(self) -> None:
         """Go on from the total stored at the last stop (if it can be used)."""
         await super().async_added_to_hass()
-        if (stored := await self.async_get_last_sensor_data()) is None:
+        stored = await self.async_get_last_sensor_data()
+        if stored is None or stored.native_value is None:
             return
         total = _stored_total(stored.native_value, stored.native_unit_of_measurement)
         if total is None:
