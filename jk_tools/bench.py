@@ -12,23 +12,21 @@
               ``--minutes``);
 ``bus``       a poll cycle of 1 to 15 balancers on one RS485 bus: time and CPU;
 ``serial``    pyserial-asyncio-fast next to serialx (Home Assistant 2026.11's
-              serial library): a poll's time and CPU, a pulled adapter, install.
+              serial library): a poll's time and CPU, a pulled adapter, install;
+``care``      the stored drift window over a simulated day;
+``energy``    what counting a JK BMS's energy adds per frame.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-import gc
 import os
 from pathlib import Path
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from typing import Any, Final
 
 from bleak.backends.device import BLEDevice
@@ -38,19 +36,16 @@ from custom_components.jk_balancer.const import (
     DEFAULT_UPDATE_INTERVAL,
 )
 from custom_components.jk_balancer.protocol import (
-    BLUETOOTH_PROTOCOLS,
     CellInfo,
-    Frame,
-    FrameType,
     Protocol,
     check_cell_info,
     decode_cell_info,
-    decode_device_info,
-    detect_protocol,
 )
 
 from .bench_bus import bench_bus
 from .bench_care import bench_care
+from .bench_energy import bench_energy
+from .bench_frames import RealFrame, real_cell_info_frames, time_per_frame
 from .bench_ha import bench_cost, bench_slots, bench_snapshot
 from .bench_serial import bench_serial
 from .captures import (
@@ -72,6 +67,7 @@ SECTIONS: Final = (
     "bus",
     "serial",
     "care",
+    "energy",
 )
 
 
@@ -128,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_serial()
         elif section == "care":
             bench_care()
+        elif section == "energy":
+            bench_energy()
         else:
             bench_slots(
                 args.minutes, args.balancers, args.slots, args.interval, args.proxies
@@ -152,80 +150,6 @@ def machine() -> str:
 
 
 # -- decode ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RealFrame:
-    """A cell-info frame of a capture and the firmware version that sent it."""
-
-    frame: Frame
-    software_major: int
-
-
-def real_cell_info_frames() -> dict[Protocol, list[RealFrame]]:
-    """Every distinct cell-info frame of the captures, by layout."""
-    recordings: dict[str, list[Frame]] = {}
-    for path in capture_files():
-        # Files of one recording (hex files hold one frame type) share a name.
-        recording = path.name.split(".")[0].removesuffix("_cmds")
-        recordings.setdefault(recording, []).extend(
-            frame for _, frame in load_frames(path).frames
-        )
-    found: dict[Protocol, dict[bytes, RealFrame]] = {
-        item: {} for item in BLUETOOTH_PROTOCOLS
-    }
-    for frames in recordings.values():
-        protocol = detect_protocol(frames)
-        if protocol is None:
-            continue
-        # Without a device-info frame, the oldest firmware of the layout.
-        major = 10 if protocol is Protocol.JK02_24S else 11
-        for frame in frames:
-            if frame.frame_type == FrameType.DEVICE_INFO:
-                major = decode_device_info(frame).software_major or major
-        for frame in frames:
-            if frame.frame_type == FrameType.CELL_INFO:
-                found[protocol][frame.raw] = RealFrame(frame, major)
-    return {protocol: list(frames.values()) for protocol, frames in found.items()}
-
-
-@dataclass
-class Timing:
-    """Per-frame cost over many rounds."""
-
-    mean_us: float
-    median_us: float
-
-
-def time_per_frame(
-    decoders: dict[str, Callable[[RealFrame], object]],
-    frames: list[RealFrame],
-    rounds: int = 60,
-    per_round: int = 2000,
-) -> dict[str, Timing]:
-    """Time the decoders side by side, alternating them round by round."""
-    batch = [frames[i % len(frames)] for i in range(per_round)]
-    samples: dict[str, list[float]] = {name: [] for name in decoders}
-    for decoder in decoders.values():  # warm up
-        for frame in batch[:200]:
-            decoder(frame)
-    gc.disable()
-    try:
-        for number in range(rounds):
-            order = list(decoders.items())
-            if number % 2:
-                order.reverse()
-            for name, decoder in order:
-                start = time.perf_counter_ns()
-                for frame in batch:
-                    decoder(frame)
-                samples[name].append((time.perf_counter_ns() - start) / per_round)
-    finally:
-        gc.enable()
-    return {
-        name: Timing(statistics.fmean(values) / 1000, statistics.median(values) / 1000)
-        for name, values in samples.items()
-    }
 
 
 def peer_decoder() -> Callable[[RealFrame], dict[str, Any]] | None:
