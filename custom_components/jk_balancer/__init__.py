@@ -22,6 +22,7 @@ from .issues import (
     PACK_MEMBER_MISSING,
     IgnoredIssues,
     async_update_issues,
+    async_update_layout_issue,
 )
 from .migration import async_migrate
 from .pack import PackCoordinator
@@ -91,11 +92,20 @@ async def _async_setup_balancer(hass: HomeAssistant, entry: JKConfigEntry) -> bo
                 translation_placeholders=err.placeholders,
             ) from err
     coordinator = BalancerCoordinator(hass, entry, link)
-    await coordinator.async_start()
+    try:
+        await coordinator.async_start()
+    except ConfigEntryNotReady:
+        async_update_layout_issue(hass, entry, coordinator.last_exception)
+        raise
     entry.runtime_data = coordinator
 
     @callback
     def _async_updated() -> None:
+        async_update_layout_issue(
+            hass,
+            entry,
+            None if coordinator.last_update_success else coordinator.last_exception,
+        )
         # Lent to the JK app, the values are those from before: nothing new.
         if coordinator.last_update_success and not coordinator.lent:
             coordinator.care.async_update(coordinator.data)

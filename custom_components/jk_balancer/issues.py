@@ -24,6 +24,7 @@ from .const import DOMAIN
 from .protocol import (
     CELL_VOLTAGE_FORMAT,
     WIRE_RESISTANCE_LIMIT,
+    LayoutMismatchError,
     Snapshot,
     low_cell,
     severe_spread,
@@ -38,12 +39,15 @@ SEVERE_SPREAD = "severe_spread"
 # refusal that offers it.
 CONFIRM_CELL_COUNT = "confirm_cell_count"
 PACK_MEMBER_MISSING = "pack_member_missing"
+# The frames do not fit the layout chosen under Reconfigure.
+LAYOUT_MISMATCH = "layout_mismatch"
 BALANCER_ISSUES = (
     WIRE_RESISTANCE,
     CELL_COUNT,
     CONFIRM_CELL_COUNT,
     LOW_CELL,
     SEVERE_SPREAD,
+    LAYOUT_MISMATCH,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -142,6 +146,37 @@ def async_update_issues(
             issues.async_clear(kind, entry)
         else:
             issues.async_raise(kind, entry, **details)
+
+
+@callback
+def async_update_layout_issue(
+    hass: HomeAssistant, entry: ConfigEntry, failure: BaseException | None
+) -> None:
+    """Say so while the frames fit another layout than the one chosen.
+
+    ``failure`` is the update's (None: it succeeded, and the issue goes). A
+    failure of another kind (the device out of range) tells nothing of it.
+    """
+    issues = hass.data[IGNORED]
+    if failure is None:
+        issues.async_clear(LAYOUT_MISMATCH, entry)
+        return
+    if not isinstance(mismatch := failure.__cause__, LayoutMismatchError):
+        return
+    issues.async_raise(
+        LAYOUT_MISMATCH,
+        entry,
+        is_fixable=True,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=LAYOUT_MISMATCH,
+        translation_placeholders={
+            "name": entry.title,
+            "layout": mismatch.placeholders["layout"],
+            "fits": mismatch.placeholders["fits"],
+        },
+        data={"entry_id": entry.entry_id},
+    )
 
 
 def _standing(hass: HomeAssistant, kind: str, entry: ConfigEntry) -> bool:

@@ -17,10 +17,10 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 
 from .compat import RepairsFlowResult, vol
-from .const import CONF_MEMBERS, DOMAIN
+from .const import CONF_MEMBERS, CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO
 from .coordinator import BalancerCoordinator
 from .entry import JKConfigEntry
-from .issues import CONFIRM_CELL_COUNT, PACK_MEMBER_MISSING
+from .issues import CONFIRM_CELL_COUNT, LAYOUT_MISMATCH, PACK_MEMBER_MISSING
 from .pack_members import members_problem, members_schema
 
 
@@ -194,6 +194,47 @@ class PackMembersRepairFlow(RepairsFlow):
         )
 
 
+class LayoutRepairFlow(RepairsFlow):
+    """Let the layout be detected again, after one that does not fit was chosen."""
+
+    def __init__(self, entry_id: str, issue_id: str) -> None:
+        """Remember which balancer and which issue."""
+        self._entry_id = entry_id
+        self._issue_id = issue_id
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Start with the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Once confirmed, detect the layout automatically and set up again."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="device_removed")
+        placeholders = {"name": entry.title}
+        if entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO) == PROTOCOL_AUTO:
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+            return self.async_abort(
+                reason="already_automatic", description_placeholders=placeholders
+            )
+        if user_input is None:
+            return self.async_show_form(
+                step_id="confirm",
+                data_schema=vol.Schema({}),
+                description_placeholders=placeholders,
+            )
+        self.hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_PROTOCOL: PROTOCOL_AUTO}
+        )
+        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_create_entry(data={})
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
@@ -202,6 +243,8 @@ async def async_create_fix_flow(
     entry_id = str(data["entry_id"])
     if issue_id.startswith(PACK_MEMBER_MISSING):
         return PackMembersRepairFlow(entry_id)
+    if issue_id.startswith(LAYOUT_MISMATCH):
+        return LayoutRepairFlow(entry_id, issue_id)
     if issue_id.startswith(CONFIRM_CELL_COUNT):
         return ConfirmCellCountFlow(entry_id, issue_id, int(data["cells"]))
     return CellCountRepairFlow(entry_id, issue_id)

@@ -7,6 +7,7 @@ from homeassistant.helpers.entity import EntityDescription
 from custom_components.jk_balancer import (
     binary_sensor,
     cells,
+    energy_sensor,
     number,
     pack_sensor,
     sensor,
@@ -16,7 +17,7 @@ from custom_components.jk_balancer import (
 DESCRIPTIONS: dict[str, list[EntityDescription]] = {
     "sensor": [
         *sensor.SENSORS,
-        *sensor.ENERGY_SENSORS,
+        *energy_sensor.ENERGY_SENSORS,
         *pack_sensor.PACK_SENSORS,
         cells.CELL_VOLTAGE,
         cells.CELL_RESISTANCE,

@@ -12,6 +12,7 @@ import pytest
 from custom_components.jk_balancer.protocol import (
     BluetoothClient,
     DeviceConnectionError,
+    LayoutMismatchError,
     Protocol,
     SettingOutOfRangeError,
     Snapshot,
@@ -318,13 +319,28 @@ async def test_connection_failure_is_a_device_connection_error(
         await client.read()
 
 
-async def test_device_with_frames_no_layout_explains(
-    make_device: Make, connect: Connect
+@pytest.mark.parametrize(
+    ("profile", "chosen", "fits"),
+    [
+        ("jk-b2a16s", Protocol.JK02_24S, Protocol.JK04),
+        ("jk-pb2a16s20p", Protocol.JK02_24S, Protocol.JK02_32S),
+        ("jk-b2a24s20p", Protocol.JK02_32S, Protocol.JK02_24S),
+    ],
+)
+async def test_a_chosen_layout_the_frames_do_not_fit_names_the_one_they_fit(
+    make_device: Make,
+    connect: Connect,
+    profile: str,
+    chosen: Protocol,
+    fits: Protocol,
 ) -> None:
-    # Forcing the wrong layout makes every cell-info frame implausible.
-    client = connect(make_device(), protocol=Protocol.JK02_24S)
-    with pytest.raises(UnsupportedDeviceError):
+    """Nothing decoded with the wrong layout passes; the right one is named."""
+    client = connect(make_device(profile), protocol=chosen)
+    with pytest.raises(LayoutMismatchError) as caught:
         await client.read()
+    assert caught.value.placeholders["layout"] == chosen.value
+    assert caught.value.placeholders["fits"] == fits.value
+    assert client.snapshot is None
     assert not client.is_connected
     assert client.rejected_frames > 0
 

@@ -50,6 +50,15 @@ class UnsupportedDeviceError(JKError):
     translation_key = "unsupported_device"
 
 
+class LayoutMismatchError(UnsupportedDeviceError):
+    """The frames do not fit the layout the user chose, but another one.
+
+    Placeholders: ``layout`` (the one chosen) and ``fits`` (the one they fit).
+    """
+
+    translation_key = "layout_mismatch"
+
+
 class SettingError(JKError):
     """A setting cannot be written."""
 

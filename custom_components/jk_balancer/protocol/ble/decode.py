@@ -117,6 +117,20 @@ class FrameDecoder:
             f"unknown frame type {frame_type:#04x}", frame_type=f"{frame_type:#04x}"
         )
 
+    def fitting_protocol(self, frame: Frame) -> Protocol | None:
+        """The layout ``frame`` fits as detection finds it (None: no layout).
+
+        For a layout the user chose that ``frame`` does not fit: the settings
+        frame tells the family, a cell-info frame the layout.
+        """
+        trial = FrameDecoder()
+        trial.device_info = self.device_info
+        try:
+            trial.check(frame)
+        except FrameError:
+            return None
+        return trial.protocol
+
     def _decode_settings(self, frame: Frame) -> Settings:
         if self.protocol is not None:
             return decode_settings(frame, self.protocol)

@@ -13,7 +13,12 @@ from collections.abc import Callable
 import logging
 
 from ..const import FrameType, Protocol
-from ..errors import DeviceTimeoutError, FrameError, UnsupportedDeviceError
+from ..errors import (
+    DeviceTimeoutError,
+    FrameError,
+    LayoutMismatchError,
+    UnsupportedDeviceError,
+)
 from ..model import DeviceInfo, Settings, Snapshot
 from .cell_info import CheckedCellInfo
 from .decode import FrameDecoder
@@ -34,6 +39,7 @@ class FrameReceiver:
         self._name = name
         self.assembler = FrameAssembler()
         self.decoder = FrameDecoder(protocol)
+        self._chosen = protocol
         self._settings: Settings | None = None
         # Every cell-info frame is checked; it is converted when it is read.
         self._checked_cell_info: CheckedCellInfo | None = None
@@ -104,6 +110,22 @@ class FrameReceiver:
             if future in waiters:
                 waiters.remove(future)
 
+    def _mismatch(
+        self, frame_type: FrameType, chosen: Protocol, fits: Protocol
+    ) -> LayoutMismatchError:
+        return LayoutMismatchError(
+            f"its {frame_type.key} frames fit {fits.value}, not {chosen.value} "
+            "as chosen",
+            name=self._name(),
+            layout=chosen.value,
+            fits=fits.value,
+        )
+
+    def _fail(self, frame_type: FrameType, error: Exception) -> None:
+        for future in self._waiters.pop(frame_type, []):
+            if not future.done():
+                future.set_exception(error)
+
     def fail_waiters(self, error: Exception) -> None:
         """Everyone waiting gets ``error`` (the link is gone)."""
         waiters, self._waiters = self._waiters, {}
@@ -128,6 +150,13 @@ class FrameReceiver:
             except FrameError as err:
                 self.rejected_frames += 1
                 self._rejections[frame_type] = err
+                if self._chosen is not None and (
+                    fits := self.decoder.fitting_protocol(frame)
+                ):
+                    # No frame of the chosen layout is coming: say so at once.
+                    self._fail(
+                        frame_type, self._mismatch(frame_type, self._chosen, fits)
+                    )
                 _LOGGER.debug(
                     "%s: %s frame dropped: %s", self._name(), frame_type.key, err
                 )
