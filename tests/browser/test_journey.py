@@ -327,6 +327,8 @@ async def test_user_journey(instance: Instance) -> None:
         assert instance.state("number.house_bank_power_off") == "2.5"
 
         await look_after_the_pack(page, instance)
+        await lend_the_link(page, instance)
+        await offer_the_energy_to_the_dashboard(page, instance)
         await group_the_bus_balancers(page, instance)
         await show_the_cell_card(page, instance)
         await check_names_fit(page, instance)
@@ -378,6 +380,44 @@ async def look_after_the_pack(page: Page, instance: Instance) -> None:
     drifting = page.locator("hui-generic-entity-row").filter(has_text="Drifting cell")
     await expect(drifting.first).to_contain_text("7")
     await shot(page, "11_balancing_status_and_imbalance")
+
+
+async def lend_the_link(page: Page, instance: Instance) -> None:
+    """House bank's link goes to the JK app for a while, and comes back."""
+    lent = (
+        page.locator("hui-toggle-entity-row")
+        .filter(has_text="Lent to JK app")
+        .locator("ha-switch")
+    )
+    await expect(lent).to_have_js_property("checked", False)
+    await lent.click()
+    await instance.wait_for_state(page, "switch.house_bank_lent_to_jk_app", "on")
+    back = page.locator("hui-generic-entity-row").filter(has_text="Link back")
+    await expect(back).to_contain_text(re.compile(r"in 1[45] minutes", re.IGNORECASE))
+    # The values stay as they were: nothing looks broken.
+    voltage = page.locator("hui-generic-entity-row").filter(has_text="Total voltage")
+    await expect(voltage).to_contain_text(re.compile(r"\d+\.\d+ V"))
+    await shot(page, "18_link_lent", full_page=True)
+    await lent.click()
+    await instance.wait_for_state(page, "switch.house_bank_lent_to_jk_app", "off")
+    await expect(back).to_contain_text("Unknown")
+
+
+async def offer_the_energy_to_the_dashboard(page: Page, instance: Instance) -> None:
+    """Rack 24S (a JK BMS) offers its energy as a battery system, as it is."""
+    await page.set_viewport_size({"width": 1400, "height": 900})
+    await page.goto(instance.base + "/config/energy")
+    await page.get_by_role("button", name="Add battery system").click()
+    dialog = page.locator("dialog-energy-battery-settings")
+    await dialog.locator("ha-statistic-picker").first.click()
+    await page.keyboard.type("Rack 24S")
+    for name in ("Energy charged", "Energy discharged"):
+        await expect(page.get_by_text(name, exact=True).first).to_be_visible()
+    await page.wait_for_timeout(1000)  # the list has faded in
+    await shot(page, "19_energy_battery_dialog")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Escape")
+    await page.set_viewport_size({"width": 1400, "height": 2700})
 
 
 async def warn_of_the_nearly_empty_cabin(page: Page, instance: Instance) -> None:
