@@ -14,7 +14,11 @@ from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    restore_state as rs,
+)
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -126,6 +130,31 @@ async def setup_entry(
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+async def restart_with_stored(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    entry: MockConfigEntry,
+    entity_id: str,
+    **extra_data: Any,
+) -> None:
+    """Stop as at a restart, with what was stored for ``entity_id`` changed, and start.
+
+    Through Home Assistant's own storage of restored states, which finds an
+    entity by its registry entry (since 2026.11) or its entity id.
+    """
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    restored = rs.async_get(hass)
+    await restored.async_dump_states()
+    for item in hass_storage[rs.STORAGE_KEY]["data"]:
+        if item["state"]["entity_id"] == entity_id:
+            item["extra_data"] = (item["extra_data"] or {}) | extra_data
+            item["state"]["state"] = str(extra_data.get("native_value"))
+    await restored.async_load()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 async def next_update(hass: HomeAssistant, seconds: float = 31) -> None:

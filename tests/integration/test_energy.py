@@ -12,15 +12,17 @@ from typing import Any
 
 from homeassistant.components.switch import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.const import ATTR_ENTITY_ID
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    mock_restore_cache_with_extra_data,
-)
 
 from custom_components.jk_balancer.const import DOMAIN
 from jk_emulator import BluetoothBalancer
-from tests.integration.conftest import Proxy, next_update, setup_entry
+from tests.integration.conftest import (
+    Proxy,
+    next_update,
+    restart_with_stored,
+    setup_entry,
+)
 
 BMS = "jk-pb2a16s20p"
 CHARGED = "sensor.jk_pb2a16s20p_energy_charged"
@@ -171,30 +173,35 @@ async def test_the_totals_go_on_after_a_reload_without_the_time_between(
         ("nan", "kWh", 0.0),
         ("inf", "kWh", 0.0),
         ("lots", "kWh", 0.0),
-        (None, "kWh", 0.0),
+        (True, "kWh", 0.0),
     ],
 )
 async def test_a_stored_total_is_used_only_when_it_is_one(
     hass: HomeAssistant,
     proxy: Proxy,
+    hass_storage: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
     stored: Any,
     unit: str,
     restored: float,
 ) -> None:
-    mock_restore_cache_with_extra_data(
+    device = await bms(hass, proxy)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    await restart_with_stored(
         hass,
-        [
-            (
-                State(CHARGED, str(stored)),
-                {"native_value": stored, "native_unit_of_measurement": unit},
-            )
-        ],
+        hass_storage,
+        entry,
+        CHARGED,
+        native_value=stored,
+        native_unit_of_measurement=unit,
     )
-    await bms(hass, proxy)
     assert total(hass, CHARGED) == restored
     assert total(hass, DISCHARGED) == 0.0
-    assert ("cannot be used" in caplog.text) == (restored == 0.0 and stored is not None)
+    assert ("cannot be used" in caplog.text) == (restored == 0.0)
+    # It counts on from there.
+    charged = await pulse(hass, device, PULSE)
+    await next_update(hass)
+    assert total(hass, CHARGED) == pytest.approx(restored + charged, rel=0.01)
 
 
 async def test_a_balancer_without_a_current_sensor_has_no_energy(

@@ -16,14 +16,16 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    async_fire_time_changed,
-    mock_restore_cache_with_extra_data,
-)
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.jk_balancer.const import DOMAIN, STALE_AFTER
 from jk_emulator import BluetoothBalancer, VirtualBus
-from tests.integration.conftest import Proxy, next_update, setup_entry
+from tests.integration.conftest import (
+    Proxy,
+    next_update,
+    restart_with_stored,
+    setup_entry,
+)
 from tests.integration.test_rs485 import setup_bus
 
 LENT = "switch.jk_b2a16s_lent_to_jk_app"
@@ -180,6 +182,7 @@ async def test_a_lend_in_flight_ends_the_read_that_was_connecting(
     assert proxy.radio.connection_attempts == attempts + 1
     asked = len(device.received)
     await switch(hass, SERVICE_TURN_ON)
+    await asyncio.sleep(0.5)  # the attempt, which ran on, has made its link
     await later(2)
     # The link the attempt made after all was dropped before a word was said.
     assert len(device.received) == asked
@@ -212,24 +215,17 @@ async def test_the_lend_duration_is_the_owners_choice(
     [(30, "30"), (1e9, "15"), (math.nan, "15"), ("30", "15"), (None, "15")],
 )
 async def test_the_lend_duration_is_restored_if_it_can_be_chosen(
-    hass: HomeAssistant, proxy: Proxy, stored: Any, used: str
+    hass: HomeAssistant,
+    proxy: Proxy,
+    hass_storage: dict[str, Any],
+    stored: Any,
+    used: str,
 ) -> None:
-    mock_restore_cache_with_extra_data(
-        hass,
-        [
-            (
-                State(LEND_DURATION, str(stored)),
-                {
-                    "native_value": stored,
-                    "native_min_value": 1,
-                    "native_max_value": 240,
-                    "native_step": 1,
-                    "native_unit_of_measurement": "min",
-                },
-            )
-        ],
+    entry = await setup_entry(hass, proxy.add("jk-b2a16s"))
+    assert state(hass, LEND_DURATION).state == "15"
+    await restart_with_stored(
+        hass, hass_storage, entry, LEND_DURATION, native_value=stored
     )
-    await setup_entry(hass, proxy.add("jk-b2a16s"))
     assert state(hass, LEND_DURATION).state == used
 
 
