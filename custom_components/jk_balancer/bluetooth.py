@@ -127,8 +127,12 @@ class BluetoothLink(BalancerLink):
         return info.rssi if info else None
 
     def diagnostics(self) -> dict[str, Any]:
-        """The client's link and frames, and how the link is held."""
-        return {"mode": self.connection_mode.value} | self.client.diagnostics()
+        """The client's link and frames, how the link is held, and any lend."""
+        lent = self._lent_until
+        return {
+            "mode": self.connection_mode.value,
+            "lent_until": None if lent is None else lent.isoformat(),
+        } | self.client.diagnostics()
 
     @callback
     def async_start(self, coordinator: BalancerCoordinator) -> None:

@@ -17,6 +17,10 @@ from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.jk_balancer.const import DOMAIN, STALE_AFTER
 from jk_emulator import BluetoothBalancer, VirtualBus
@@ -252,3 +256,19 @@ async def test_an_rs485_balancer_has_nothing_to_lend(
     }
     assert "cell_count" in keys
     assert not keys & {"lend_link", "lend_minutes", "link_returns"}
+
+
+async def test_the_diagnostics_say_until_when_the_link_is_lent(
+    hass: HomeAssistant, proxy: Proxy, hass_client: ClientSessionGenerator
+) -> None:
+    await lent_device(hass, proxy, "persistent")
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    lent_until = dt_util.parse_datetime(diagnostics["connection"]["lent_until"])
+    assert lent_until is not None
+    assert lent_until.replace(microsecond=0) == dt_util.parse_datetime(
+        state(hass, LINK_BACK).state
+    )
+    await switch(hass, SERVICE_TURN_OFF)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert diagnostics["connection"]["lent_until"] is None
