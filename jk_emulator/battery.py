@@ -92,6 +92,10 @@ class Battery:
     elapsed: float = 0.0
     balancing: bool = False
     balance_current: float = 0.0  # signed, as the device reports it
+    # What really went into and out of the pack so far (Wh): the truth an
+    # energy meter reading the frames is checked against.
+    energy_in: float = 0.0
+    energy_out: float = 0.0
     _highest: int = 0
     _lowest: int = 0
 
@@ -152,6 +156,11 @@ class Battery:
         self.elapsed += seconds
         hours = seconds / 3600
         current = self.pack_current
+        energy = sum(self.true_voltages()) * current * hours
+        if energy > 0:
+            self.energy_in += energy
+        else:
+            self.energy_out -= energy
         for cell in self.cells:
             cell.charge += (current - cell.leak_current) * hours
         self._update_balancing(settings)
