@@ -300,6 +300,9 @@ async def _simulate[T](
 async def _start_home_assistant(config_dir: str) -> HomeAssistant:
     """Core, registries, Bluetooth and custom integrations; nothing else."""
     hass = HomeAssistant(config_dir)
+    # What is installed is what runs: nothing is fetched (an integration's
+    # after-dependency may pin another version than this environment has).
+    hass.config.skip_pip = True
     loader.async_setup(hass)
     hass.config_entries = config_entries.ConfigEntries(hass, {})
     await loader.async_get_custom_components(hass)
