@@ -310,15 +310,19 @@ class BluetoothLink(BalancerLink):
         if coordinator is None or self.client.closed:
             return
         self._stop_lend_timer()
-        self._lent_until = dt_util.utcnow() + timedelta(minutes=self.lend_minutes)
+        self._lent_until = until = dt_util.utcnow() + timedelta(
+            minutes=self.lend_minutes
+        )
         self._lend_over = async_track_point_in_utc_time(
-            self.hass, self._async_lend_over, self._lent_until
+            self.hass, self._async_lend_over, until
         )
         self._stop_watchdog()
         coordinator.async_gap()
         await coordinator.async_settle()
+        if self._lent_until is not until:
+            return  # taken back (or lent again) meanwhile: that one decides
         await self.client.disconnect()
-        _LOGGER.debug("%s: link lent until %s", self.entry.title, self._lent_until)
+        _LOGGER.debug("%s: link lent until %s", self.entry.title, until)
         coordinator.async_update_listeners()
 
     @callback

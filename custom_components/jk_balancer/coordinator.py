@@ -255,8 +255,19 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         return self.link.lent_until is not None
 
     async def _async_update_data(self) -> Snapshot:
-        if self.lent:
-            return self.data  # nothing is asked of the device meanwhile
+        if (until := self.link.lent_until) is not None:
+            # Nothing is asked of the device meanwhile. What it said last
+            # stands, unless it could not be reached before the lend.
+            if not self.last_update_success:
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="lent_while_unreachable",
+                    translation_placeholders={
+                        "name": self.name,
+                        "until": dt_util.as_local(until).strftime("%H:%M"),
+                    },
+                )
+            return self.data
         try:
             return await self._in_flight(self.link.async_read(), read=True)
         except asyncio.CancelledError:

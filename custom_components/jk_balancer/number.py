@@ -174,6 +174,11 @@ class JKLendMinutes(BalancerEntity, RestoreNumber):
             self._link.lend_minutes = round(minutes)
 
     @property
+    def available(self) -> bool:
+        """Home Assistant's own setting: there whether the device answers or not."""
+        return True
+
+    @property
     def native_value(self) -> float:
         """Minutes the next lend lasts."""
         return self._link.lend_minutes

@@ -46,13 +46,15 @@ class JKSensorDescription(SensorEntityDescription):
     """A sensor and how to read it from the coordinator.
 
     A sensor derived from the cells (``of_cells``) is unavailable while the
-    balancer measures no cell.
+    balancer measures no cell; one not read from the device (``of_device``
+    False) is available while the device cannot be reached.
     """
 
     value_fn: Callable[[BalancerCoordinator], StateType | datetime]
     attributes_fn: Callable[[BalancerCoordinator], Mapping[str, Any]] | None = None
     exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
     of_cells: bool = False
+    of_device: bool = True
 
 
 def _drift_attributes(coordinator: BalancerCoordinator) -> Mapping[str, Any]:
@@ -202,6 +204,7 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda c: c.link.lent_until,
         exists_fn=_bluetooth,
+        of_device=False,
     ),
     JKSensorDescription(
         key="state_of_charge",
@@ -304,6 +307,8 @@ class JKSensor(BalancerEntity, SensorEntity):
     @property
     def available(self) -> bool:
         """Unavailable when its value would come from cells that are not measured."""
+        if not self.entity_description.of_device:
+            return True
         return super().available and (
             not self.entity_description.of_cells
             or bool(self.coordinator.data.cell_info.cell_voltages)

@@ -67,6 +67,11 @@ class JKLendSwitch(BalancerEntity, SwitchEntity):
         self._link = link
 
     @property
+    def available(self) -> bool:
+        """Also while the device cannot be reached: then it stops the retries."""
+        return True
+
+    @property
     def is_on(self) -> bool:
         """Return True while the link is lent."""
         return self._link.lent_until is not None

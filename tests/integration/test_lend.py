@@ -272,3 +272,50 @@ async def test_the_diagnostics_say_until_when_the_link_is_lent(
     await switch(hass, SERVICE_TURN_OFF)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diagnostics["connection"]["lent_until"] is None
+
+
+async def test_a_balancer_lent_while_unreachable_stays_unavailable(
+    hass: HomeAssistant, proxy: Proxy, later: Later
+) -> None:
+    """Nothing from before the failure is shown as if it were current."""
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device, options={"connection_mode": "per_update"})
+    device.set_powered(False)
+    await next_update(hass)
+    assert state(hass, TOTAL_VOLTAGE).state == "unavailable"
+    await switch(hass, SERVICE_TURN_ON)
+    attempts = proxy.radio.connection_attempts
+    await later(1)
+    assert state(hass, TOTAL_VOLTAGE).state == "unavailable"
+    assert proxy.radio.connection_attempts == attempts
+    device.set_powered(True)
+    await switch(hass, SERVICE_TURN_OFF)
+    assert state(hass, TOTAL_VOLTAGE).state != "unavailable"
+
+
+async def test_taken_back_while_the_lend_waits_for_a_write_keeps_the_link(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """The owner changes their mind at once: the link Home Assistant has stays."""
+    device = proxy.add("jk-b2a16s")
+    await setup_entry(hass, device)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    link = entry.runtime_data.link
+    write = hass.async_create_task(
+        hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: "number.jk_b2a16s_trigger_delta", ATTR_VALUE: 8},
+            blocking=True,
+        )
+    )
+    await asyncio.sleep(0)
+    lend = hass.async_create_task(link.async_lend())
+    await asyncio.sleep(0)
+    link.async_take_back()
+    await write
+    await lend
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert device.settings.balance_trigger_voltage == pytest.approx(0.008)
+    assert state(hass, LENT).state == STATE_OFF
+    assert device.link is not None

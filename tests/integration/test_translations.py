@@ -94,6 +94,7 @@ def test_every_error_message_exists() -> None:
     }
     raised_by_the_integration = refusals_of_harmful_settings | {
         "device_not_found",
+        "lent_while_unreachable",
         "link_lent",
         "pack_unit_deleted",
         "pack_unit_no_cells",
