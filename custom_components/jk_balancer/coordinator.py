@@ -169,6 +169,19 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             translation_placeholders=placeholders,
         )
 
+    def _lent[E: HomeAssistantError](
+        self, kind: type[E], translation_key: str, until: datetime
+    ) -> E:
+        """Why nothing is asked of the device: its link is lent until ``until``."""
+        return kind(
+            translation_domain=DOMAIN,
+            translation_key=translation_key,
+            translation_placeholders={
+                "name": self.name,
+                "until": dt_util.as_local(until).strftime("%H:%M"),
+            },
+        )
+
     def _setting_name(self, key: str) -> str:
         """The setting's entity name in the user's language (the key without one)."""
         names = async_get_cached_translations(
@@ -259,14 +272,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             # Nothing is asked of the device meanwhile. What it said last
             # stands, unless it could not be reached before the lend.
             if not self.last_update_success:
-                raise UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="lent_while_unreachable",
-                    translation_placeholders={
-                        "name": self.name,
-                        "until": dt_util.as_local(until).strftime("%H:%M"),
-                    },
-                )
+                raise self._lent(UpdateFailed, "lent_while_unreachable", until)
             return self.data
         try:
             return await self._in_flight(self.link.async_read(), read=True)
@@ -340,14 +346,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         cells connected (after rewiring).
         """
         if (until := self.link.lent_until) is not None:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="link_lent",
-                translation_placeholders={
-                    "name": self.name,
-                    "until": dt_util.as_local(until).strftime("%H:%M"),
-                },
-            )
+            raise self._lent(HomeAssistantError, "link_lent", until)
         self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
         try:
             await self._in_flight(self._async_write(key, value, fewer_cells_confirmed))

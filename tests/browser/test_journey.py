@@ -290,12 +290,7 @@ async def test_user_journey(instance: Instance) -> None:
         await shot(page, "06_device_page")
 
         # The balancer switch writes to the device, off and on again.
-        # (By its row: frontends before 2026.11 name the switch, later not.)
-        switch = (
-            page.locator("hui-toggle-entity-row")
-            .filter(has_text="Balancer")
-            .locator("ha-switch")
-        )
+        switch = toggle(page, "Balancer")
         await expect(switch).to_have_js_property("checked", True)
         await switch.click()
         await expect(switch).to_have_js_property("checked", False)
@@ -338,6 +333,14 @@ async def test_user_journey(instance: Instance) -> None:
 def setting(page: Page, name: str) -> Locator:
     """The input of a setting on the device page."""
     return page.locator("hui-number-entity-row").filter(has_text=name).locator("input")
+
+
+def toggle(page: Page, name: str) -> Locator:
+    """The switch of a row on the device page (by its row: frontends before
+    2026.11 name the switch, later ones do not)."""
+    return (
+        page.locator("hui-toggle-entity-row").filter(has_text=name).locator("ha-switch")
+    )
 
 
 async def add_balancers(page: Page) -> None:
@@ -384,11 +387,7 @@ async def look_after_the_pack(page: Page, instance: Instance) -> None:
 
 async def lend_the_link(page: Page, instance: Instance) -> None:
     """House bank's link goes to the JK app for a while, and comes back."""
-    lent = (
-        page.locator("hui-toggle-entity-row")
-        .filter(has_text="Lent to JK app")
-        .locator("ha-switch")
-    )
+    lent = toggle(page, "Lent to JK app")
     await expect(lent).to_have_js_property("checked", False)
     await lent.click()
     await instance.wait_for_state(page, "switch.house_bank_lent_to_jk_app", "on")

@@ -121,18 +121,15 @@ class FrameReceiver:
             fits=fits.value,
         )
 
-    def _fail(self, frame_type: FrameType, error: Exception) -> None:
+    def _fail(self, frame_type: int, error: Exception) -> None:
         for future in self._waiters.pop(frame_type, []):
             if not future.done():
                 future.set_exception(error)
 
     def fail_waiters(self, error: Exception) -> None:
         """Everyone waiting gets ``error`` (the link is gone)."""
-        waiters, self._waiters = self._waiters, {}
-        for futures in waiters.values():
-            for future in futures:
-                if not future.done():
-                    future.set_exception(error)
+        for frame_type in list(self._waiters):
+            self._fail(frame_type, error)
 
     def on_notification(self, _sender: object, data: bytearray) -> None:
         """Take one notification of the device."""
