@@ -93,6 +93,13 @@ class BatteryCare:
         """Seconds the delta must stay beyond the threshold."""
         return float(self._options.get(CONF_IMBALANCE_HOLD, DEFAULT_IMBALANCE_HOLD))
 
+    def drifting_cell(self, snapshot: Snapshot) -> int | None:
+        """The cell that drifts away from the others, if one does."""
+        drift = self.drift
+        if drift is None or not drift.drifts(snapshot.settings.balance_trigger_voltage):
+            return None
+        return drift.cell
+
     def threshold(self, snapshot: Snapshot) -> float:
         """The imbalance threshold in V: the user's, or from the trigger."""
         if (millivolts := self._options.get(CONF_IMBALANCE_THRESHOLD)) is not None:

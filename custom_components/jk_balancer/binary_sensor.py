@@ -43,16 +43,18 @@ def _imbalance_attributes(coordinator: BalancerCoordinator) -> Mapping[str, Any]
     return {
         "threshold": round(care.threshold(coordinator.data) * 1000, 1),
         "delta": None if delta is None else round(delta * 1000, 1),
-        "drifting_cell": None if drift is None else drift.cell,
+        "drifting_cell": care.drifting_cell(coordinator.data),
         "deviation": None if drift is None else round(drift.deviation * 1000, 1),
     }
 
 
 BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
+    # "Balancing status" says it too (and why not): kept for automations.
     JKBinarySensorDescription(
         key="balancing",
         translation_key="balancing",
         device_class=BinarySensorDeviceClass.RUNNING,
+        entity_registry_enabled_default=False,
         is_on_fn=lambda c: c.data.cell_info.balancing,
     ),
     JKBinarySensorDescription(

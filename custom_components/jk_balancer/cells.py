@@ -7,7 +7,7 @@ here, and one sensor per cell that comes and goes with the cells.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from homeassistant.components.sensor import (
@@ -66,10 +66,35 @@ def cell_figures[D: SensorEntityDescription](
             suggested_unit_of_measurement=UnitOfElectricPotential.MILLIVOLT,
             suggested_display_precision=0,
         ),
-        # A state class keeps every change of cell out of the logbook.
-        describe(key="min_voltage_cell", state_class=SensorStateClass.MEASUREMENT),
-        describe(key="max_voltage_cell", state_class=SensorStateClass.MEASUREMENT),
+        # Which cell is no measurement: history shows it as a timeline, and
+        # long-term statistics do not average cell numbers.
+        describe(key="min_voltage_cell"),
+        describe(key="max_voltage_cell"),
     )
+
+
+# Which cell sensors name, and the figure their cell holds.
+_CELL_AT: Final = {
+    "min_voltage_cell": "min_cell_voltage",
+    "max_voltage_cell": "max_cell_voltage",
+}
+
+
+def steady_cell(
+    key: str, number: int | None, figures: Any, cells: Sequence[float], shown: Any
+) -> Any:
+    """The cell a sensor names, staying on ``shown`` while it ties the extreme.
+
+    The figures name the first cell holding the lowest (highest) voltage; when
+    several cells hold it, the cell already shown keeps being named rather
+    than the sensor hopping between equals every update.
+    """
+    if key not in _CELL_AT or number is None:
+        return number
+    extreme = getattr(figures, _CELL_AT[key])
+    if isinstance(shown, int) and 0 < shown <= len(cells) and cells[shown - 1] == extreme:
+        return shown
+    return number
 
 
 def micro(value: float | None) -> float | None:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.components.sensor import (
-    SensorEntity,
-    SensorEntityDescription,
-    SensorStateClass,
-)
+from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -14,7 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .cells import CELL_VOLTAGE, CellEntities, cell_figures, micro
+from .cells import CELL_VOLTAGE, CellEntities, cell_figures, micro, steady_cell
 from .const import DOMAIN, MANUFACTURER
 from .pack import PackCoordinator
 
@@ -24,16 +20,9 @@ PACK_SENSORS: tuple[SensorEntityDescription, ...] = (
             key=key, translation_key=key, **style
         )
     ),
-    SensorEntityDescription(
-        key="cell_count",
-        translation_key="cell_count",
-        state_class=SensorStateClass.MEASUREMENT,
-    ),
-    SensorEntityDescription(
-        key="balancing_units",
-        translation_key="balancing_units",
-        state_class=SensorStateClass.MEASUREMENT,
-    ),
+    # Counts of cells and balancers: a timeline in history, as the cells are.
+    SensorEntityDescription(key="cell_count", translation_key="cell_count"),
+    SensorEntityDescription(key="balancing_units", translation_key="balancing_units"),
 )
 
 
@@ -89,11 +78,19 @@ class PackSensor(PackEntity, SensorEntity):
         """Set up the sensor of ``description``."""
         super().__init__(pack, description, description.key)
 
+    _shown: StateType = None
+
     @property
     def native_value(self) -> StateType:
         """Return the figure from the units' newest snapshots."""
-        value: StateType = getattr(self.coordinator.data, self.entity_description.key)
-        return micro(value) if isinstance(value, float) else value
+        pack = self.coordinator.data
+        value: StateType = getattr(pack, self.entity_description.key)
+        if isinstance(value, float):
+            return micro(value)
+        self._shown = steady_cell(
+            self.entity_description.key, value, pack, pack.cell_voltages, self._shown
+        )
+        return self._shown
 
 
 class PackCellSensor(PackEntity, SensorEntity):

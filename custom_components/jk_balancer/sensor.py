@@ -27,7 +27,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .cells import CELL_RESISTANCE, CELL_VOLTAGE, CellEntities, cell_figures, micro
+from .cells import (
+    CELL_RESISTANCE,
+    CELL_VOLTAGE,
+    CellEntities,
+    cell_figures,
+    micro,
+    steady_cell,
+)
 from .coordinator import BalancerCoordinator
 from .energy_sensor import ENERGY_SENSORS, JKEnergySensor
 from .entity import BalancerEntity
@@ -39,6 +46,7 @@ from .protocol import BalancingStatus, Snapshot, balancing_status
 PARALLEL_UPDATES = 0
 
 AMPERE_HOUR = "Ah"
+NO_DRIFTING_CELL = "none"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,11 +127,12 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         options=[status.value for status in BalancingStatus],
         value_fn=lambda c: balancing_status(c.data),
     ),
+    # Which cell: no measurement (a timeline in history), "none" while no
+    # cell drifts beyond the trigger.
     JKSensorDescription(
         key="drifting_cell",
         translation_key="drifting_cell",
-        state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda c: None if c.care.drift is None else c.care.drift.cell,
+        value_fn=lambda c: c.care.drifting_cell(c.data) or NO_DRIFTING_CELL,
         attributes_fn=_drift_attributes,
     ),
     JKSensorDescription(
@@ -314,10 +323,20 @@ class JKSensor(BalancerEntity, SensorEntity):
             or bool(self.coordinator.data.cell_info.cell_voltages)
         )
 
+    _shown: StateType | datetime = None
+
     @property
     def native_value(self) -> StateType | datetime:
         """Return the value from the newest snapshot."""
-        return self.entity_description.value_fn(self.coordinator)
+        cells = self.coordinator.data.cell_info
+        self._shown = steady_cell(
+            self.entity_description.key,
+            self.entity_description.value_fn(self.coordinator),
+            cells,
+            cells.cell_voltages,
+            self._shown,
+        )
+        return self._shown
 
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:

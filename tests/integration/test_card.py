@@ -44,7 +44,7 @@ async def test_the_card_learns_which_entity_is_which(
     )
     result = (await client.receive_json())["result"]
     assert result["name"] == "Rack"
-    assert result["cells"] == [f"sensor.rack_cell_{n}_voltage" for n in range(1, 9)]
+    assert result["cells"] == [f"sensor.rack_voltage_cell_{n}" for n in range(1, 9)]
     roles = result["entities"]
     assert roles["balancing_status"] == "sensor.rack_balancing_status"
     assert roles["delta_cell_voltage"] == "sensor.rack_cell_voltage_difference"

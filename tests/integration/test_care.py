@@ -173,6 +173,7 @@ async def test_out_of_balance_survives_a_reload_and_an_options_save(
     assert state.state == STATE_ON
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_switching_off_shows_no_balancing_in_the_same_snapshot(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:

@@ -61,6 +61,7 @@ async def test_entities_snapshot(
     assert entities_as_users_see_them(hass, entry.entry_id) == snapshot
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_sensor_values_match_the_device(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
@@ -70,13 +71,13 @@ async def test_sensor_values_match_the_device(
     assert measured is not None
     for cell, voltage in enumerate(measured.cell_voltages, 1):
         assert (
-            float(state_value(hass, f"sensor.jk_b2a24s20p_cell_{cell}_voltage"))
+            float(state_value(hass, f"sensor.jk_b2a24s20p_voltage_cell_{cell}"))
             == voltage
         )
     for cell, resistance in enumerate(measured.cell_resistances, 1):
-        entity_id = f"sensor.jk_b2a24s20p_cell_{cell}_wire_resistance"
+        entity_id = f"sensor.jk_b2a24s20p_wire_resistance_cell_{cell}"
         assert float(state_value(hass, entity_id)) == resistance
-    assert hass.states.get("sensor.jk_b2a24s20p_cell_9_voltage") is None
+    assert hass.states.get("sensor.jk_b2a24s20p_voltage_cell_9") is None
     total = float(state_value(hass, "sensor.jk_b2a24s20p_total_voltage"))
     assert total == pytest.approx(sum(measured.cell_voltages), abs=1e-3)
     delta_mv = float(state_value(hass, "sensor.jk_b2a24s20p_cell_voltage_difference"))
@@ -140,7 +141,7 @@ async def test_device_registry_entry(
 async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -> None:
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
-    entity_id = "number.jk_b2a16s_trigger_delta"
+    entity_id = "number.jk_b2a16s_balance_trigger_delta"
     state = hass.states.get(entity_id)
     assert state is not None
     # Shown in mV, as the manuals and the cell difference sensor speak of it.
@@ -157,9 +158,9 @@ async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -
     assert state_value(hass, entity_id) == "12"
     # Every setting writes through to the device.
     for key, value in (
-        ("start_voltage", 3.2),
-        ("max_current", 1.5),
-        ("power_off", 2.8),
+        ("balance_start_voltage", 3.2),
+        ("maximum_balance_current", 1.5),
+        ("power_off_voltage", 2.8),
     ):
         await hass.services.async_call(
             "number",
@@ -177,7 +178,7 @@ async def test_maximum_balance_current_follows_the_model(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
     await setup_entry(hass, proxy.add("jk-bd6a17s6p"))
-    state = hass.states.get("number.jk_bd6a17s6p_max_current")
+    state = hass.states.get("number.jk_bd6a17s6p_maximum_balance_current")
     assert state is not None
     assert state.attributes["max"] == 0.6
 
@@ -190,11 +191,11 @@ async def test_battery_capacity_and_calibration_on_a_bms(
     await hass.services.async_call(
         "number",
         SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_capacity", ATTR_VALUE: 304},
+        {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_battery_capacity", ATTR_VALUE: 304},
         blocking=True,
     )
     assert device.settings.battery_capacity == 304
-    calibration = "number.jk_pb2a16s20p_calibration"
+    calibration = "number.jk_pb2a16s20p_voltage_calibration"
     entity_registry.async_update_entity(calibration, disabled_by=None)
     await hass.config_entries.async_reload(
         next(iter(hass.config_entries.async_entries("jk_balancer"))).entry_id
@@ -242,7 +243,7 @@ async def test_rejected_write_shows_a_translated_error_and_the_true_value(
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
     device.refuse_writes()
-    entity_id = "number.jk_b2a16s_trigger_delta"
+    entity_id = "number.jk_b2a16s_balance_trigger_delta"
     with pytest.raises(HomeAssistantError) as caught:
         await hass.services.async_call(
             "number",
@@ -252,7 +253,7 @@ async def test_rejected_write_shows_a_translated_error_and_the_true_value(
         )
     assert caught.value.translation_key == "write_not_confirmed"
     assert str(caught.value) == (
-        "JK-B2A16S did not take Trigger delta = 20 mV; it still holds 5 mV"
+        "JK-B2A16S did not take Balance trigger delta = 20 mV; it still holds 5 mV"
     )
     assert state_value(hass, entity_id) == "5"
 
@@ -293,7 +294,7 @@ async def test_write_gives_up_on_a_device_that_does_not_come_back(
             "number",
             SERVICE_SET_VALUE,
             {
-                ATTR_ENTITY_ID: "number.jk_b2a16s_trigger_delta",
+                ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_delta",
                 ATTR_VALUE: 20,
             },
             blocking=True,
@@ -310,7 +311,7 @@ async def test_write_while_the_device_is_gone_changes_nothing(
 ) -> None:
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
-    entity_id = "number.jk_b2a16s_trigger_delta"
+    entity_id = "number.jk_b2a16s_balance_trigger_delta"
     device.set_powered(False)
     # The entity still shows the last value while the link is being re-tried.
     with pytest.raises(HomeAssistantError) as caught:
@@ -340,7 +341,7 @@ async def test_out_of_range_write_is_a_validation_error(
         await entry.runtime_data.async_write_setting("max_balance_current", 4.0)
     assert caught.value.translation_key == "value_out_of_range"
     assert str(caught.value) == (
-        "4 A is outside the range of Max current (0.1 to 2 A); nothing was sent"
+        "4 A is outside the range of Maximum balance current (0.1 to 2 A); nothing was sent"
     )
     assert device.writes == []
 
@@ -352,14 +353,14 @@ async def test_cell_sensors_follow_the_cell_count(
 ) -> None:
     device = proxy.add("jk-b5a24s", cells=16)
     entry = await setup_entry(hass, device)
-    assert hass.states.get("sensor.jk_b5a24s_cell_16_voltage") is not None
+    assert hass.states.get("sensor.jk_b5a24s_voltage_cell_16") is not None
     # Fewer cells than are connected: as after rewiring, confirmed.
     await entry.runtime_data.async_write_setting(
         "cell_count", 14, fewer_cells_confirmed=True
     )
     await next_update(hass)
-    assert hass.states.get("sensor.jk_b5a24s_cell_14_voltage") is not None
-    assert hass.states.get("sensor.jk_b5a24s_cell_15_voltage") is None
+    assert hass.states.get("sensor.jk_b5a24s_voltage_cell_14") is not None
+    assert hass.states.get("sensor.jk_b5a24s_voltage_cell_15") is None
     assert (
         entity_registry.async_get_entity_id(
             "sensor", "jk_balancer", f"{device.address}-cell_voltage_15"
@@ -373,7 +374,7 @@ async def test_cell_sensors_follow_the_cell_count(
         blocking=True,
     )
     await next_update(hass)
-    assert hass.states.get("sensor.jk_b5a24s_cell_16_voltage") is not None
+    assert hass.states.get("sensor.jk_b5a24s_voltage_cell_16") is not None
 
 
 @pytest.mark.parametrize("profile", ["jk-b2a16s", "jk-pb2a16s20p"])
@@ -393,7 +394,7 @@ async def test_a_balancer_measuring_no_cells_is_shown_not_hidden(
     assert state_value(hass, f"sensor.{prefix}_total_runtime") != STATE_UNAVAILABLE
     assert state_value(hass, f"binary_sensor.{prefix}_cell_count_mismatch") == STATE_ON
     # ... the cells it does not measure are unavailable, not removed.
-    for key in ("cell_1_voltage", "cell_16_voltage", "cell_voltage_difference"):
+    for key in ("voltage_cell_1", "voltage_cell_16", "cell_voltage_difference"):
         assert state_value(hass, f"sensor.{prefix}_{key}") == STATE_UNAVAILABLE, key
     assert entity_registry.async_get_entity_id(
         "sensor", "jk_balancer", f"{device.address}-cell_voltage_16"
@@ -406,7 +407,7 @@ async def test_a_balancer_measuring_no_cells_is_shown_not_hidden(
     assert not issue.is_fixable  # setting 0 cells would fix nothing
     device.unplug_balance_leads(False)
     await next_update(hass)
-    assert state_value(hass, f"sensor.{prefix}_cell_16_voltage") != STATE_UNAVAILABLE
+    assert state_value(hass, f"sensor.{prefix}_voltage_cell_16") != STATE_UNAVAILABLE
     assert (
         issue_registry.async_get_issue(
             "jk_balancer", f"cell_count_mismatch_{entry.entry_id}"
@@ -422,19 +423,21 @@ async def test_a_balancer_first_seen_without_cells_gets_its_cell_sensors(
     device.unplug_balance_leads()
     await setup_entry(hass, device)
     # As many as its cell-count setting says, unavailable until measured.
-    assert state_value(hass, "sensor.jk_b2a24s20p_cell_8_voltage") == (
+    assert state_value(hass, "sensor.jk_b2a24s20p_voltage_cell_8") == (
         STATE_UNAVAILABLE
     )
-    assert hass.states.get("sensor.jk_b2a24s20p_cell_9_voltage") is None
+    assert hass.states.get("sensor.jk_b2a24s20p_voltage_cell_9") is None
     device.unplug_balance_leads(False)
     await next_update(hass)
-    assert state_value(hass, "sensor.jk_b2a24s20p_cell_8_voltage") != (
+    assert state_value(hass, "sensor.jk_b2a24s20p_voltage_cell_8") != (
         STATE_UNAVAILABLE
     )
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308])
-@pytest.mark.parametrize("entity", ["trigger_delta", "power_off", "cell_count"])
+@pytest.mark.parametrize(
+    "entity", ["balance_trigger_delta", "power_off_voltage", "cell_count"]
+)
 async def test_non_finite_and_absurd_values_never_reach_the_device(
     hass: HomeAssistant, proxy: Proxy, entity: str, value: float
 ) -> None:

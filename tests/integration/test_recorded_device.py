@@ -100,7 +100,7 @@ async def test_real_jk_b2a16s_through_discovery_password_and_entities(
         float(state(hass, "sensor", f"cell_voltage_{cell}")) for cell in range(1, 17)
     )
     assert shown in recorded_cells
-    assert hass.states.get("sensor.garage_bms_cell_17_voltage") is None
+    assert hass.states.get("sensor.garage_bms_voltage_cell_17") is None
 
     assert state(hass, "switch", "balancer_enabled") == STATE_ON
     assert float(state(hass, "number", "cell_count")) == settings.cell_count == 16

@@ -129,6 +129,38 @@ def test_icons_belong_to_known_entities() -> None:
         assert set(entries) <= set(STRINGS["entity"][platform]), platform
 
 
+def test_every_entity_has_an_icon_of_its_own_that_the_frontend_draws() -> None:
+    """On the device page no two rows look alike, and no icon is blank."""
+    icons = json.loads((INTEGRATION / "icons.json").read_text())["entity"]
+    defaults = [
+        entry["default"] for entries in icons.values() for entry in entries.values()
+    ]
+    assert sorted(defaults) == sorted(set(defaults))
+    # Entities of a device class Home Assistant draws itself need none of ours.
+    drawn_by_class = {
+        "temperature_sensor_1",
+        "temperature_sensor_2",
+        "power_tube_temperature",
+        "rssi",
+        "cell_voltage",
+    }
+    for platform, entries in STRINGS["entity"].items():
+        assert set(entries) - set(icons.get(platform, {})) <= drawn_by_class, platform
+    import hass_frontend  # noqa: PLC0415
+
+    names = json.loads(
+        (Path(hass_frontend.__file__).parent / "static/mdi/iconList.json").read_text()
+    )
+    known = {f"mdi:{icon['name']}" for icon in names}
+    used = {
+        icon
+        for entries in icons.values()
+        for entry in entries.values()
+        for icon in (entry["default"], *entry.get("state", {}).values())
+    }
+    assert used <= known
+
+
 async def test_entity_names_follow_a_change_of_the_system_language(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:

@@ -186,6 +186,13 @@ class Drift:
     deviation: float  # V, negative: below the average (a weak cell)
     hours: float  # how much of the window the figure covers
 
+    def drifts(self, trigger: float) -> bool:
+        """The cell stayed further from the average than the balancer holds cells.
+
+        Within the trigger delta some cell is always furthest: that is no drift.
+        """
+        return abs(self.deviation) > trigger
+
 
 @dataclass(slots=True)
 class DriftTracker:
