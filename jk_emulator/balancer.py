@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 import logging
+import math
 import random
 import time
 from typing import Any, Final
@@ -71,6 +72,7 @@ class VirtualBalancer:
         state_of_charge: float | None = None,
         drifting_cell: int | None = None,
         drift_current: float = 0.5,
+        drift_limit: float = math.inf,
         high_resistance_cell: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -79,7 +81,8 @@ class VirtualBalancer:
         ``cells`` wired to the balancer default to the profile's, and so does
         the ``spread`` of their ``state_of_charge``. Without ``noise``
         measurements carry no jitter (reproducible values). ``drifting_cell``
-        (numbered from 1) leaks ``drift_current``; ``high_resistance_cell``
+        (numbered from 1) leaks ``drift_current`` until it is ``drift_limit``
+        (V) below the average; ``high_resistance_cell``
         gets a balance wire too resistive to balance.
         """
         self.profile = profile
@@ -103,6 +106,7 @@ class VirtualBalancer:
                 charge=profile.capacity * (state_of_charge + offset),
                 wire_resistance=round(self.rng.uniform(0.06, 0.16), 3),
                 leak_current=drift_current if index + 1 == drifting_cell else 0.0,
+                leak_limit=drift_limit,
             )
             for index, offset in enumerate(offsets)
         ]

@@ -75,6 +75,9 @@ class Cell:
     charge: float  # Ah
     wire_resistance: float = 0.08  # Ohm
     leak_current: float = 0.0  # A drawn by a slow self-discharge
+    # The leak rests while the cell is this far (V) below the pack average: a
+    # weak cell the balancer holds at an offset rather than one running empty.
+    leak_limit: float = math.inf
 
 
 @dataclass(slots=True)
@@ -161,8 +164,11 @@ class Battery:
             self.energy_in += energy
         else:
             self.energy_out -= energy
-        for cell in self.cells:
-            cell.charge += (current - cell.leak_current) * hours
+        voltages = self.true_voltages()
+        average = sum(voltages) / len(voltages) if voltages else 0.0
+        for cell, voltage in zip(self.cells, voltages, strict=True):
+            leaking = average - voltage < cell.leak_limit
+            cell.charge += (current - (cell.leak_current if leaking else 0.0)) * hours
         self._update_balancing(settings)
         if self.balancing:
             moved = settings.max_balance_current * hours

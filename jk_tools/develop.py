@@ -38,6 +38,13 @@ def prepare_config(config_dir: Path) -> None:
     """Copy the development configuration; keep the state of earlier runs."""
     config_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(TEMPLATE / "configuration.yaml", config_dir / "configuration.yaml")
+    # Automations made in the UI (from the blueprint, say) are kept across runs.
+    automations = config_dir / "automations.yaml"
+    if not automations.exists():
+        shutil.copy2(TEMPLATE / "automations.yaml", automations)
+    blueprints = config_dir / "blueprints" / "automation" / "jk_balancer"
+    shutil.rmtree(blueprints, ignore_errors=True)
+    shutil.copytree(ROOT / "blueprints" / "automation" / "jk_balancer", blueprints)
     proxy = config_dir / "custom_components" / "jk_dev_proxy"
     shutil.rmtree(proxy, ignore_errors=True)
     shutil.copytree(TEMPLATE / "custom_components" / "jk_dev_proxy", proxy)

@@ -8,16 +8,20 @@ keeps working when entities are renamed, and reads their states like any card.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 
 from homeassistant.components import websocket_api
 from homeassistant.components.http import StaticPathConfig
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .compat import vol
 from .const import DOMAIN
+from .pack import PackCoordinator
+from .protocol import cell_range
 
 CARD_FILE: Final = Path(__file__).parent / "frontend" / "jk-balancer-card.js"
 CARD_URL: Final = f"/{DOMAIN}/jk-balancer-card.js"
@@ -50,7 +54,7 @@ def device_entities(hass: HomeAssistant, device_id: str) -> dict[str, Any] | Non
     cells: list[str] = []
     while (cell := roles.get(f"cell_voltage_{len(cells) + 1}")) is not None:
         cells.append(cell)
-    return {
+    found: dict[str, Any] = {
         "name": device.name_by_user or device.name,
         "cells": cells,
         "entities": {
@@ -59,6 +63,30 @@ def device_entities(hass: HomeAssistant, device_id: str) -> dict[str, Any] | Non
             if not role.startswith(("cell_voltage_", "cell_resistance_"))
         },
     }
+    return found | _working_range(hass, device)
+
+
+def _working_range(hass: HomeAssistant, device: dr.DeviceEntry) -> dict[str, Any]:
+    """Where the cells work (the card marks cells near either end), and a
+    pack's number of balancers; nothing while the entry is not loaded."""
+    for entry_id in device.config_entries:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            continue
+        if entry.state is not ConfigEntryState.LOADED:
+            return {}
+        coordinator = entry.runtime_data
+        extra: dict[str, Any] = {}
+        if isinstance(coordinator, PackCoordinator):
+            extra["units"] = len(coordinator.members)
+            coordinator = coordinator.first_member()
+            if coordinator is None:
+                return extra
+        snapshot = coordinator.data
+        return extra | {
+            "range": asdict(cell_range(snapshot, coordinator.care.chemistry(snapshot)))
+        }
+    return {}
 
 
 @websocket_api.websocket_command(

@@ -92,7 +92,11 @@ def steady_cell(
     if key not in _CELL_AT or number is None:
         return number
     extreme = getattr(figures, _CELL_AT[key])
-    if isinstance(shown, int) and 0 < shown <= len(cells) and cells[shown - 1] == extreme:
+    if (
+        isinstance(shown, int)
+        and 0 < shown <= len(cells)
+        and cells[shown - 1] == extreme
+    ):
         return shown
     return number
 

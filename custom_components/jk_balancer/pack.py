@@ -101,12 +101,20 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
 
     def _cells(self, entry_id: str) -> CellInfo | str:
         """The balancer's newest cells, or why they cannot be used now."""
-        entry = self.hass.config_entries.async_get_entry(entry_id)
-        if entry is None:
+        if self.hass.config_entries.async_get_entry(entry_id) is None:
             return "deleted"
+        if (coordinator := self._reached(entry_id)) is None:
+            return "not_reached"
+        if not coordinator.data.cell_info.cell_voltages:
+            return "no_cells"
+        return coordinator.data.cell_info
+
+    def _reached(self, entry_id: str) -> BalancerCoordinator | None:
+        """The balancer's coordinator while it is set up and reached."""
+        entry = self.hass.config_entries.async_get_entry(entry_id)
         coordinator = (
             getattr(entry, "runtime_data", None)
-            if entry.state in _PRESENT_STATES
+            if entry is not None and entry.state in _PRESENT_STATES
             else None
         )
         if (
@@ -114,10 +122,15 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
             or coordinator.closing
             or not coordinator.last_update_success
         ):
-            return "not_reached"
-        if not coordinator.data.cell_info.cell_voltages:
-            return "no_cells"
-        return coordinator.data.cell_info
+            return None
+        return coordinator
+
+    def first_member(self) -> BalancerCoordinator | None:
+        """The first balancer of the pack that is reached (its chemistry and
+        power-off voltage stand for the pack's)."""
+        return next(
+            (c for m in self.members if (c := self._reached(m)) is not None), None
+        )
 
     @callback
     def _async_check_members(self) -> None:

@@ -306,7 +306,9 @@ async def test_user_journey(instance: Instance) -> None:
         await expect(trigger).to_have_value("5")
         await trigger.fill("8")
         await trigger.press("Enter")
-        await instance.wait_for_state(page, "number.house_bank_balance_trigger_delta", "8")
+        await instance.wait_for_state(
+            page, "number.house_bank_balance_trigger_delta", "8"
+        )
         await expect(trigger).to_have_value("8")
         await shot(page, "09_trigger_changed")
 

@@ -341,7 +341,8 @@ async def test_out_of_range_write_is_a_validation_error(
         await entry.runtime_data.async_write_setting("max_balance_current", 4.0)
     assert caught.value.translation_key == "value_out_of_range"
     assert str(caught.value) == (
-        "4 A is outside the range of Maximum balance current (0.1 to 2 A); nothing was sent"
+        "4 A is outside the range of Maximum balance current (0.1 to 2 A); "
+        "nothing was sent"
     )
     assert device.writes == []
 

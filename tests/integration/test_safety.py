@@ -54,7 +54,9 @@ async def test_a_power_off_voltage_within_a_loaded_packs_sag_is_refused(
     lowest = min(device.last_measurement.cell_voltages)  # type: ignore[union-attr]
     assert lowest == pytest.approx(3.04)
     for value in (2.95, 3.0):  # within 0.1 V (above 3 V, LFP's limit refuses)
-        error = await refused(hass, proxy, device, "number.jk_b2a16s_power_off_voltage", value)
+        error = await refused(
+            hass, proxy, device, "number.jk_b2a16s_power_off_voltage", value
+        )
         assert error.translation_key == "power_off_at_cells"
         assert str(error) == (
             f"A power-off voltage of {value:g} V is within 0.1 V of the lowest cell "
@@ -74,7 +76,9 @@ async def test_a_power_off_voltage_an_lfp_pack_does_not_need_is_refused(
     """3.2 V on LiFePO4 cuts the pack off at its next discharge."""
     device = proxy.add("jk-b2a16s")  # LiFePO4 cells at about 3.3 V
     entry = await setup_entry(hass, device, options={CONF_CHEMISTRY: "lfp"})
-    error = await refused(hass, proxy, device, "number.jk_b2a16s_power_off_voltage", 3.2)
+    error = await refused(
+        hass, proxy, device, "number.jk_b2a16s_power_off_voltage", 3.2
+    )
     assert error.translation_key == "power_off_above_chemistry"
     assert str(error) == (
         "A power-off voltage of 3.2 V is above 3 V, where LFP cells still hold much "
@@ -84,7 +88,9 @@ async def test_a_power_off_voltage_an_lfp_pack_does_not_need_is_refused(
     # Going by the cells, the message says where the chemistry is set.
     hass.config_entries.async_update_entry(entry, options={})
     await hass.async_block_till_done()
-    error = await refused(hass, proxy, device, "number.jk_b2a16s_power_off_voltage", 3.2)
+    error = await refused(
+        hass, proxy, device, "number.jk_b2a16s_power_off_voltage", 3.2
+    )
     assert error.translation_key == "power_off_above_inferred_chemistry"
     assert "set it in the options" in str(error)
 
@@ -123,7 +129,9 @@ async def test_a_power_off_voltage_without_cells_to_compare_is_refused(
     device = proxy.add("jk-b2a24s20p")
     device.unplug_balance_leads()
     await setup_entry(hass, device)
-    error = await refused(hass, proxy, device, "number.jk_b2a24s20p_power_off_voltage", 2.8)
+    error = await refused(
+        hass, proxy, device, "number.jk_b2a24s20p_power_off_voltage", 2.8
+    )
     assert error.translation_key == "power_off_without_cells"
 
 
@@ -132,7 +140,9 @@ async def test_a_start_voltage_the_chemistry_never_reaches_is_refused(
 ) -> None:
     device = proxy.add("jk-b2a16s")  # LiFePO4 cells at about 3.33 V
     entry = await setup_entry(hass, device)
-    error = await refused(hass, proxy, device, "number.jk_b2a16s_balance_start_voltage", 3.8)
+    error = await refused(
+        hass, proxy, device, "number.jk_b2a16s_balance_start_voltage", 3.8
+    )
     assert error.translation_key == "start_voltage_unreachable"
     assert error.translation_placeholders["chemistry"] == "LFP"
     # The user says the pack is NCM: then 3.8 V is reachable.

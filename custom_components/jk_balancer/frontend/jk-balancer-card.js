@@ -1,8 +1,10 @@
 /*
- * JK balancer cell card: every cell of a balancer as a bar with its voltage,
- * the lowest red and the highest blue (as the JK app shows them), the delta,
- * the balancing status, direction and current, the cells whose balance wire
- * is too resistive, and the pack total.
+ * JK balancer cell card: every cell of a balancer (or a pack of cascaded
+ * balancers) as its deviation from the pack average on a fixed millivolt
+ * scale, the highest red and the lowest blue as the JK app shows them (all
+ * tied cells marked), cells near power-off or full charge warned, the
+ * difference, the balancing status and current, the cells whose balance wire
+ * is too resistive, and the pack total. Numbers follow the user's locale.
  *
  * Served and registered by the JK Active Balancer integration; a plain web
  * component, no build step. It reads the balancer's entities, which the
@@ -12,52 +14,104 @@
 
 const CARD = "jk-balancer-card";
 const DOMAIN = "jk_balancer";
+// Half the bar: a deviation from the average this large (V) fills one side.
+// Fixed, so a healthy pack looks calm and a bad cell looks bad.
+const SCALE = 0.05;
 
 const WORDS = {
   en: {
     total: "Total",
     delta: "Difference",
+    highest: "highest",
+    lowest: "lowest",
+    average: "average",
     noCells: "No cells measured: check the balance connector.",
     unavailable: "Unavailable",
     pick: "Pick a JK balancer in the card's settings.",
     notFound: "This device is not a JK balancer (any more).",
-    wire: "balance wire resistance too high",
+    wire: "Balance wire resistance too high",
+    low: "near power-off",
+    high: "near full charge",
+    powerOff: "power-off",
+    full: "full",
+    units: (busy, all) => `${busy} of ${all} balancers balancing`,
     device: "Balancer",
-    cell: "cell",
+    cell: "Cell",
+    cells: "Cells",
     name: "JK balancer cells",
-    description: "Every cell of a JK balancer, the lowest red and the highest blue.",
+    description:
+      "Every cell of a JK balancer against the pack average, the highest red and the lowest blue.",
   },
   de: {
     total: "Gesamt",
     delta: "Differenz",
+    highest: "höchste",
+    lowest: "niedrigste",
+    average: "Mittel",
     noCells: "Keine Zellen gemessen: Balancerstecker prüfen.",
     unavailable: "Nicht verfügbar",
     pick: "Wähle in den Einstellungen der Karte einen JK-Balancer.",
     notFound: "Dieses Gerät ist (nicht mehr) ein JK-Balancer.",
     wire: "Widerstand der Balancerleitung zu hoch",
+    low: "nahe der Abschaltung",
+    high: "fast voll geladen",
+    powerOff: "Abschaltung",
+    full: "voll",
+    units: (busy, all) => `${busy} von ${all} Balancern gleichen aus`,
     device: "Balancer",
     cell: "Zelle",
+    cells: "Zellen",
     name: "JK-Balancer-Zellen",
-    description: "Alle Zellen eines JK-Balancers, die niedrigste rot, die höchste blau.",
+    description:
+      "Alle Zellen eines JK-Balancers gegen das Mittel, die höchste rot, die niedrigste blau.",
   },
   "zh-Hans": {
     total: "总电压",
     delta: "压差",
+    highest: "最高",
+    lowest: "最低",
+    average: "平均",
     noCells: "未测量到电芯：请检查均衡插头。",
     unavailable: "不可用",
     pick: "请在卡片设置中选择一个 JK 均衡器。",
     notFound: "此设备不是（或不再是）JK 均衡器。",
     wire: "均衡线电阻过高",
+    low: "接近关机电压",
+    high: "接近充满",
+    powerOff: "关机",
+    full: "充满",
+    units: (busy, all) => `${all} 个均衡器中 ${busy} 个在均衡`,
     device: "均衡器",
     cell: "电芯",
+    cells: "电芯",
     name: "JK 均衡器电芯",
-    description: "JK 均衡器的所有电芯，最低为红色，最高为蓝色。",
+    description: "JK 均衡器的所有电芯相对平均值，最高为红色，最低为蓝色。",
   },
 };
 
 function words(hass) {
   const language = (hass && hass.language) || "en";
   return WORDS[language] || WORDS[language.split("-")[0]] || WORDS.en;
+}
+
+// The locale Home Assistant formats numbers in (the user's number format).
+const NUMBER_LOCALES = {
+  comma_decimal: ["en-US", "en"],
+  decimal_comma: ["de", "es", "it"],
+  space_comma: ["fr", "sv", "cs"],
+};
+
+function formatter(hass, digits) {
+  const locale = (hass && hass.locale) || {};
+  const language = locale.language || (hass && hass.language) || "en";
+  const format = locale.number_format || "language";
+  const options = { minimumFractionDigits: digits, maximumFractionDigits: digits };
+  if (format === "none") {
+    return new Intl.NumberFormat(language, { ...options, useGrouping: false });
+  }
+  const locales =
+    NUMBER_LOCALES[format] || (format === "system" ? undefined : [language, "en"]);
+  return new Intl.NumberFormat(locales, options);
 }
 
 function escape(text) {
@@ -70,6 +124,11 @@ function escape(text) {
 function number(state) {
   const value = state ? Number.parseFloat(state.state) : Number.NaN;
   return Number.isFinite(value) ? value : null;
+}
+
+// Cells as shown (to the mV) tie when they read the same.
+function millivolts(value) {
+  return Math.round(value * 1000);
 }
 
 class JKBalancerCard extends HTMLElement {
@@ -103,6 +162,11 @@ class JKBalancerCard extends HTMLElement {
     ) {
       return;
     }
+    // A new power-off voltage moves the working range: ask for it again.
+    if (this._roles && this._powerOff !== this._state("power_off_voltage")?.state) {
+      this._asked = null;
+      this._fetchRoles();
+    }
     this._shown = shown;
     this._render();
   }
@@ -112,12 +176,16 @@ class JKBalancerCard extends HTMLElement {
       return [];
     }
     const ids = [...this._roles.cells, ...Object.values(this._roles.entities)];
-    return [this._hass.language, ...ids.map((id) => this._hass.states[id])];
+    return [
+      this._hass.language,
+      this._hass.locale,
+      ...ids.map((id) => this._hass.states[id]),
+    ];
   }
 
   getCardSize() {
     const cells = this._roles ? this._roles.cells.length : 8;
-    return 2 + Math.ceil(cells / 2);
+    return 3 + Math.ceil(cells / 2);
   }
 
   getGridOptions() {
@@ -131,12 +199,18 @@ class JKBalancerCard extends HTMLElement {
     }
     this._asked = deviceId;
     try {
-      this._roles = await this._hass.callWS({
+      const roles = await this._hass.callWS({
         type: `${DOMAIN}/device_entities`,
         device_id: deviceId,
       });
+      this._roles = roles;
+      this._powerOff = this._state("power_off_voltage")?.state;
       this._missing = false;
       this._shown = null;
+      // Until the entry is loaded its working range is not known.
+      if (!roles.range) {
+        this._asked = null;
+      }
     } catch (_err) {
       this._roles = null;
       this._missing = true;
@@ -180,12 +254,12 @@ class JKBalancerCard extends HTMLElement {
   }
 
   _total(w) {
-    const total = this._state("total_voltage");
-    const value = number(total);
+    const value = number(this._state("total_voltage"));
     if (value === null) {
       return "";
     }
-    return `<span class="total" title="${escape(w.total)}">${value.toFixed(2)} V</span>`;
+    const volts = formatter(this._hass, 2).format(value);
+    return `<span class="total" title="${escape(w.total)}">${volts} V</span>`;
   }
 
   _pack(w) {
@@ -197,46 +271,129 @@ class JKBalancerCard extends HTMLElement {
     if (!measured.length) {
       return `${status}<div class="note">${escape(w.noCells)}</div>`;
     }
-    const lowest = Math.min(...measured);
-    const highest = Math.max(...measured);
-    const spread = highest - lowest;
-    // Bars start a little below the lowest cell, so differences of a few mV show.
-    const floor = lowest - Math.max(0.01, spread * 0.6);
-    const ceiling = highest + 0.002;
-    const lowCell = voltages.indexOf(lowest);
-    const highCell = voltages.indexOf(highest);
-    const warned = new Set(
+    const volts = formatter(this._hass, 3);
+    const lowest = millivolts(Math.min(...measured));
+    const highest = millivolts(Math.max(...measured));
+    const average = measured.reduce((sum, value) => sum + value, 0) / measured.length;
+    const range = this._roles.range;
+    const trigger = number(this._state("balance_trigger_voltage"));
+    const wires = new Set(
       (this._state("wire_resistance_warning")?.attributes?.cells || []).map(Number),
     );
+    const numbered = (predicate) =>
+      voltages
+        .map((value, index) => (value !== null && predicate(value) ? index + 1 : null))
+        .filter((cell) => cell !== null);
+    // With every cell equal there is no highest or lowest to point at.
+    const spread = highest !== lowest;
+    const lows = spread ? numbered((v) => millivolts(v) === lowest) : [];
+    const highs = spread ? numbered((v) => millivolts(v) === highest) : [];
+    const nearEmpty = range ? numbered((v) => v < range.low) : [];
+    const nearFull = range ? numbered((v) => v > range.high) : [];
     const rows = voltages
-      .map((value, index) => {
-        const cell = index + 1;
-        const kind = index === lowCell ? "low" : index === highCell ? "high" : "";
-        const width =
-          value === null ? 0 : Math.max(2, ((value - floor) / (ceiling - floor)) * 100);
-        const warning = warned.has(cell)
-          ? `<ha-icon class="wire" icon="mdi:cable-data" title="${escape(w.wire)}"></ha-icon>`
-          : "";
-        return `
-          <div class="cell ${kind}" title="${escape(w.cell)} ${cell}">
-            <span class="number">${cell}</span>
-            <span class="bar"><span style="width:${width.toFixed(1)}%"></span></span>
-            <span class="volts">${value === null ? "–" : value.toFixed(3)}</span>
-            ${warning}
-          </div>`;
-      })
+      .map((value, index) =>
+        this._cell(w, volts, index + 1, value, average, {
+          low: lows.includes(index + 1),
+          high: highs.includes(index + 1),
+          warn: nearEmpty.includes(index + 1) || nearFull.includes(index + 1),
+          wire: wires.has(index + 1),
+        }),
+      )
       .join("");
+    const marks = trigger === null ? "--mark-display:none" : this._marks(trigger / 1000);
+    const notes = [
+      ...nearEmpty.map((cell) =>
+        this._note(
+          "mdi:battery-alert-variant-outline",
+          `${w.cell} ${cell}: ${volts.format(voltages[cell - 1])} V, ${w.low}
+           (${w.powerOff} ${formatter(this._hass, 2).format(range.power_off)} V)`,
+        ),
+      ),
+      ...nearFull.map((cell) =>
+        this._note(
+          "mdi:battery-alert",
+          `${w.cell} ${cell}: ${volts.format(voltages[cell - 1])} V, ${w.high}
+           (${w.full} ${formatter(this._hass, 2).format(range.full)} V)`,
+        ),
+      ),
+      ...(wires.size
+        ? [this._note("mdi:cable-data", `${w.wire}: ${wires.size > 1 ? w.cells : w.cell} ${[...wires].join(", ")}`)]
+        : []),
+    ].join("");
+    const delta = formatter(this._hass, 0).format(highest - lowest);
+    const legend = spread
+      ? `<span class="legend">
+           <span class="key high"><i></i>${escape(w.highest)} ${highs.join(", ")}</span>
+           <span class="key low"><i></i>${escape(w.lowest)} ${lows.join(", ")}</span>
+         </span>`
+      : "";
+    const scale = formatter(this._hass, 0).format(SCALE * 1000);
     return `
       ${status}
       <div class="summary">
-        <span>${escape(w.delta)} <b>${(spread * 1000).toFixed(0)} mV</b></span>
-        <span class="legend"><i class="low"></i>${lowCell + 1}
-          <i class="high"></i>${highCell + 1}</span>
+        <span>${escape(w.delta)} <b>${delta} mV</b></span>
+        ${legend}
       </div>
-      <div class="cells ${voltages.length > 8 ? "two" : ""}">${rows}</div>`;
+      ${notes}
+      <div class="axis" aria-hidden="true">
+        <span>−${scale} mV</span><span>${escape(w.average)}
+          ${volts.format(average)} V</span><span>+${scale} mV</span>
+      </div>
+      <div class="cells ${voltages.length > 8 ? "two" : ""}" style="${marks}">
+        ${rows}
+      </div>`;
+  }
+
+  // Where the trigger delta sits on the bar, each side of the average.
+  _marks(trigger) {
+    const offset = Math.min(trigger / SCALE, 1) * 50;
+    return `--mark-low:${(50 - offset).toFixed(1)}%;--mark-high:${(50 + offset).toFixed(1)}%`;
+  }
+
+  _cell(w, volts, cell, value, average, kind) {
+    const classes = ["cell", kind.high ? "high" : "", kind.low ? "low" : ""];
+    if (kind.warn) {
+      classes.push("warn");
+    }
+    let bar = "";
+    if (value !== null) {
+      const share = Math.max(-1, Math.min(1, (value - average) / SCALE));
+      const width = Math.abs(share) * 50;
+      const start = share < 0 ? 50 - width : 50;
+      const beyond = Math.abs(share) >= 1 ? " beyond" : "";
+      bar = `<span class="fill${beyond}"
+        style="left:${start.toFixed(1)}%;width:${Math.max(width, 0.8).toFixed(1)}%"></span>`;
+    }
+    const icon = kind.warn
+      ? `<ha-icon class="alert" icon="mdi:alert"></ha-icon>`
+      : kind.wire
+        ? `<ha-icon class="wire" icon="mdi:cable-data" title="${escape(w.wire)}"></ha-icon>`
+        : "<span></span>";
+    return `
+      <div class="${classes.join(" ").trim()}" title="${escape(w.cell)} ${cell}">
+        <span class="number">${cell}</span>
+        <span class="bar"><span class="marks"></span>${bar}</span>
+        <span class="volts">${value === null ? "–" : volts.format(value)}</span>
+        ${icon}
+      </div>`;
+  }
+
+  _note(icon, text) {
+    return `<div class="warning"><ha-icon icon="${icon}"></ha-icon>
+      <span>${escape(text)}</span></div>`;
   }
 
   _status(w) {
+    const units = this._roles.units;
+    const busy = number(this._state("balancing_units"));
+    if (units && busy !== null) {
+      const icon = busy ? "mdi:swap-horizontal-bold" : "mdi:scale-balance";
+      return `
+        <div class="status ${busy ? "balancing" : ""}">
+          <ha-icon icon="${icon}"></ha-icon>
+          <span>${escape(w.units(busy, units))}</span>
+        </div>`;
+    }
     const status = this._state("balancing_status");
     if (!status) {
       return "";
@@ -254,7 +411,7 @@ class JKBalancerCard extends HTMLElement {
     const flow =
       balancing && current !== null
         ? `<span class="flow">${escape(w.cell)} ${escape(from)} → ${escape(to)},
-             ${Math.abs(current).toFixed(2)} A</span>`
+             ${formatter(this._hass, 2).format(Math.abs(current))} A</span>`
         : "";
     const icon = balancing ? "mdi:swap-horizontal-bold" : "mdi:scale-balance";
     return `
@@ -266,8 +423,9 @@ class JKBalancerCard extends HTMLElement {
   }
 }
 
+// The JK app's colours: the highest cell red, the lowest blue.
 const STYLE = `
-  ha-card { padding: 12px 16px 16px; }
+  ha-card { padding: 12px 16px 16px; --jk-high: #e53935; --jk-low: #1e88e5; }
   .header { display: flex; justify-content: space-between; align-items: baseline; }
   .name { font-size: 1.15em; font-weight: 500; color: var(--primary-text-color); }
   .total { font-size: 1.15em; color: var(--primary-text-color); }
@@ -282,35 +440,63 @@ const STYLE = `
   .status.no_cells ha-icon { color: var(--warning-color, #ffa600); }
   .flow { color: var(--secondary-text-color); }
   .summary {
-    display: flex; justify-content: space-between; margin: 4px 0 8px;
-    color: var(--secondary-text-color);
+    display: flex; flex-wrap: wrap; justify-content: space-between; gap: 4px 12px;
+    margin: 4px 0 6px; color: var(--secondary-text-color);
   }
   .summary b { color: var(--primary-text-color); font-weight: 500; }
-  .legend i {
+  .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; }
+  .key i {
     display: inline-block; width: 10px; height: 10px; border-radius: 2px;
-    margin: 0 3px 0 8px; vertical-align: -1px;
+    margin-right: 4px; vertical-align: -1px;
+  }
+  .key.high i { background: var(--jk-high); }
+  .key.low i { background: var(--jk-low); }
+  .warning {
+    display: flex; align-items: center; gap: 6px; margin: 2px 0 6px;
+    color: var(--primary-text-color);
+  }
+  .warning ha-icon { --mdc-icon-size: 18px; color: var(--warning-color, #ffa600); }
+  .axis {
+    display: flex; justify-content: space-between; margin: 6px 0 2px;
+    padding: 0 calc(20px + 4.5em) 0 calc(2em + 6px);
+    font-size: 0.75em; color: var(--secondary-text-color);
   }
   .cells { display: grid; grid-template-columns: 1fr; gap: 3px 16px; }
-  .cells.two { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); }
+  .cells.two { grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); }
   .cell {
-    display: grid; grid-template-columns: 2em 1fr auto 20px; align-items: center;
+    display: grid; grid-template-columns: 2em 1fr 4em 20px; align-items: center;
     gap: 6px; font-size: 0.9em; line-height: 20px; color: var(--primary-text-color);
   }
   .number { text-align: right; color: var(--secondary-text-color); }
   .bar {
-    height: 12px; border-radius: 6px; overflow: hidden;
+    position: relative; height: 12px; border-radius: 3px; overflow: hidden;
     background: var(--divider-color, rgba(127, 127, 127, 0.2));
   }
-  .bar span {
-    display: block; height: 100%; border-radius: 6px;
+  .marks {
+    position: absolute; inset: 0;
+    background:
+      linear-gradient(var(--secondary-text-color), var(--secondary-text-color))
+        50% / 1px 100% no-repeat;
+  }
+  .marks::before, .marks::after {
+    content: ""; position: absolute; top: 0; bottom: 0; width: 0;
+    border-left: 1px dashed var(--secondary-text-color); opacity: 0.7;
+    display: var(--mark-display, block);
+  }
+  .marks::before { left: var(--mark-low, 40%); }
+  .marks::after { left: var(--mark-high, 60%); }
+  .fill {
+    position: absolute; top: 2px; bottom: 2px; border-radius: 2px;
     background: var(--jk-cell-color, #8a9bab);
   }
-  .volts { font-variant-numeric: tabular-nums; }
-  .cell.low .bar span, .legend i.low { background: var(--error-color, #db4437); }
-  .cell.high .bar span, .legend i.high { background: var(--info-color, #2196f3); }
-  .cell.low .volts { color: var(--error-color, #db4437); }
-  .cell.high .volts { color: var(--info-color, #2196f3); }
-  .wire { --mdc-icon-size: 18px; color: var(--warning-color, #ffa600); }
+  .fill.beyond { box-shadow: inset 0 0 0 2px var(--primary-text-color); }
+  .volts { text-align: right; font-variant-numeric: tabular-nums; }
+  .cell.high .fill { background: var(--jk-high); }
+  .cell.low .fill { background: var(--jk-low); }
+  .cell.high .volts { color: var(--jk-high); font-weight: 500; }
+  .cell.low .volts { color: var(--jk-low); font-weight: 500; }
+  .cell.warn .volts { color: var(--warning-color, #ffa600); font-weight: 700; }
+  .alert, .wire { --mdc-icon-size: 18px; color: var(--warning-color, #ffa600); }
 `;
 
 class JKBalancerCardEditor extends HTMLElement {

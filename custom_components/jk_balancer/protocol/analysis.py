@@ -116,24 +116,57 @@ class LowCell:
     limit: float  # the power-off voltage, or the chemistry's empty voltage
 
 
-def low_cell(
-    snapshot: Snapshot, chemistry: Chemistry, *, warned: bool
-) -> LowCell | None:
-    """The low cell to warn about, or None (``warned``: a warning stands).
+# A cell this close below its chemistry's full voltage is about to end the
+# charge (the presets' over-charge protection).
+NEAR_FULL: Final = 0.05  # V
 
-    Warned below the chemistry's low voltage, or a load's sag above the
+
+@dataclass(frozen=True, slots=True)
+class CellRange:
+    """Where a pack's cells work, in V: what the cell card draws and marks.
+
+    ``power_off``: the device's power-off voltage (or the chemistry's empty
+    one); below ``low`` a cell is nearly empty (warned), above ``high`` it is
+    nearly full; ``full`` is the chemistry's full voltage.
+    """
+
+    power_off: float
+    low: float
+    high: float
+    full: float
+
+
+def cell_range(snapshot: Snapshot, chemistry: Chemistry) -> CellRange:
+    """The working range of the cells: a chemistry and the power-off setting.
+
+    Nearly empty below the chemistry's low voltage, or a load's sag above the
     power-off voltage if that is higher: there the balancer is about to
     switch itself off.
     """
+    voltages = chemistry.voltages
+    limit = snapshot.settings.power_off_voltage or voltages.empty
+    return CellRange(
+        power_off=limit,
+        low=round(max(voltages.low, limit + LOAD_SAG), 3),
+        high=round(voltages.full - NEAR_FULL, 3),
+        full=voltages.full,
+    )
+
+
+def low_cell(
+    snapshot: Snapshot, chemistry: Chemistry, *, warned: bool
+) -> LowCell | None:
+    """The low cell to warn about, or None (``warned``: a warning stands)."""
     cells = snapshot.cell_info
     if cells.min_cell_voltage is None or cells.min_voltage_cell is None:
         return None
-    voltages = chemistry.voltages
-    limit = snapshot.settings.power_off_voltage or voltages.empty
-    threshold = round(max(voltages.low, limit + LOAD_SAG), 3)
+    working = cell_range(snapshot, chemistry)
+    threshold = working.low
     if cells.min_cell_voltage >= threshold + (LOW_CELL_RECOVERY if warned else 0):
         return None
-    return LowCell(cells.min_voltage_cell, cells.min_cell_voltage, threshold, limit)
+    return LowCell(
+        cells.min_voltage_cell, cells.min_cell_voltage, threshold, working.power_off
+    )
 
 
 @dataclass(frozen=True, slots=True)

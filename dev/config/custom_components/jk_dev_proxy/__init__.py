@@ -8,6 +8,7 @@ in the configuration folder, whose balancers are offered as discovered.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ DEVICE_SCHEMA = vol.Schema(
         ),
         vol.Optional("drifting_cell"): cv.positive_int,
         vol.Optional("drift_current", default=0.5): vol.Coerce(float),
+        vol.Optional("drift_limit", default=math.inf): vol.Coerce(float),
         vol.Optional("high_resistance_cell"): cv.positive_int,
     }
 )
@@ -85,6 +87,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             state_of_charge=options.get("state_of_charge"),
             drifting_cell=options.get("drifting_cell"),
             drift_current=options["drift_current"],
+            drift_limit=options["drift_limit"],
             high_resistance_cell=options.get("high_resistance_cell"),
         )
         radio.add(device)
