@@ -72,6 +72,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: JKConfigEntry) -> bool:
 
 async def _async_setup_pack(hass: HomeAssistant, entry: JKConfigEntry) -> bool:
     pack = entry.runtime_data = PackCoordinator(hass, entry)
+    pack.async_link_members()
     pack.async_follow_members()
     await pack.async_refresh()
     await hass.config_entries.async_forward_entry_setups(entry, PACK_PLATFORMS)

@@ -19,11 +19,12 @@ from homeassistant.config_entries import (
     ConfigEntryState,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .const import CONF_MEMBERS, DOMAIN, SIGNAL_BALANCER_UPDATED
+from .const import CONF_MEMBERS, DOMAIN, MANUFACTURER, SIGNAL_BALANCER_UPDATED
 from .coordinator import BalancerCoordinator
 from .issues import IGNORED, PACK_MEMBER_MISSING, warning
 from .protocol import CascadedPack, CellInfo, cascade
@@ -45,6 +46,14 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
         super().__init__(hass, _LOGGER, config_entry=entry, name=entry.title)
         self.members: list[str] = list(entry.data[CONF_MEMBERS])
         self.device_key = f"pack_{entry.entry_id}"
+        self.device_info = DeviceInfo(
+            identifiers={(DOMAIN, self.device_key)},
+            name=entry.title,
+            manufacturer=MANUFACTURER,
+            model="Cascaded balancers",
+        )
+        # The balancers whose devices were linked to the pack's.
+        self._linked: set[str] = set()
 
     @callback
     def async_follow_members(self) -> None:
@@ -53,6 +62,8 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
         @callback
         def _async_member_updated(entry_id: str) -> None:
             if entry_id in self.members:
+                if entry_id not in self._linked:
+                    self._async_link(entry_id)
                 self._async_combine()
 
         @callback
@@ -70,6 +81,37 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
                 self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, _async_entry_changed
             )
         )
+
+    @callback
+    def async_link_members(self) -> None:
+        """Link the pack's device and its balancers' (those set up by now; the
+        others at their first update). Balancers taken out of the pack no
+        longer show it as theirs."""
+        registry = dr.async_get(self.hass)
+        pack = self._pack_device(registry)
+        for device in list(registry.devices.values()):
+            if device.via_device_id == pack.id and not (
+                device.config_entries & set(self.members)
+            ):
+                registry.async_update_device(device.id, via_device_id=None)
+        for entry_id in self.members:
+            self._async_link(entry_id)
+
+    def _pack_device(self, registry: dr.DeviceRegistry) -> dr.DeviceEntry:
+        return registry.async_get_or_create(
+            config_entry_id=self.config_entry.entry_id, **self.device_info
+        )
+
+    @callback
+    def _async_link(self, entry_id: str) -> None:
+        """The balancer's device is connected via the pack's: the pack's page
+        lists its balancers, each balancer's page names its pack."""
+        registry = dr.async_get(self.hass)
+        pack = self._pack_device(registry)
+        for device in dr.async_entries_for_config_entry(registry, entry_id):
+            if device.via_device_id != pack.id:
+                registry.async_update_device(device.id, via_device_id=pack.id)
+            self._linked.add(entry_id)
 
     @callback
     def _async_combine(self) -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .cells import CELL_VOLTAGE, CellEntities, cell_figures, micro, steady_cell
-from .const import DOMAIN, MANUFACTURER
 from .pack import PackCoordinator
 
 PACK_SENSORS: tuple[SensorEntityDescription, ...] = (
@@ -61,12 +59,7 @@ class PackEntity(CoordinatorEntity[PackCoordinator]):
         super().__init__(pack)
         self.entity_description = description
         self._attr_unique_id = f"{pack.device_key}-{key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, pack.device_key)},
-            name=pack.config_entry.title,
-            manufacturer=MANUFACTURER,
-            model="Cascaded balancers",
-        )
+        self._attr_device_info = pack.device_info
 
 
 class PackSensor(PackEntity, SensorEntity):

@@ -284,9 +284,13 @@ async def test_user_journey(instance: Instance) -> None:
         await page.wait_for_url("**/config/devices/device/**")
         for cell in range(1, 17):
             await expect(
-                page.get_by_text(f"Cell {cell} voltage", exact=True)
+                page.get_by_text(f"Voltage cell {cell}", exact=True)
             ).to_be_visible()
         await expect(page.get_by_text("Wire resistance too high")).to_be_visible()
+        # What matters comes before sixteen rows of cells.
+        first_cell = await row_top(page, "Voltage cell 1")
+        for name in ("Balancing status", "Cell voltage difference"):
+            assert await row_top(page, name) < first_cell, name
         await shot(page, "06_device_page")
 
         # The balancer switch writes to the device, off and on again.
@@ -330,6 +334,13 @@ async def test_user_journey(instance: Instance) -> None:
         await show_the_cell_card(page, instance)
         await check_names_fit(page, instance)
         await browser.close()
+
+
+async def row_top(page: Page, name: str) -> float:
+    """How far down the page the row named ``name`` is."""
+    box = await page.get_by_text(name, exact=True).first.bounding_box()
+    assert box is not None, name
+    return float(box["y"])
 
 
 def setting(page: Page, name: str) -> Locator:
@@ -398,7 +409,7 @@ async def lend_the_link(page: Page, instance: Instance) -> None:
     # The values stay as they were: nothing looks broken.
     voltage = page.locator("hui-generic-entity-row").filter(has_text="Total voltage")
     await expect(voltage).to_contain_text(re.compile(r"\d+\.\d+\sV"))
-    await shot(page, "18_link_lent", full_page=True)
+    await shot(page, "12_link_lent", full_page=True)
     await lent.click()
     await instance.wait_for_state(page, "switch.house_bank_lent_to_jk_app", "off")
     await expect(back).to_contain_text("Unknown")
@@ -416,7 +427,7 @@ async def offer_the_energy_to_the_dashboard(page: Page, instance: Instance) -> N
         offered = page.locator(f'text="{name}" >> visible=true')
         await expect(offered.first).to_be_visible()
     await page.wait_for_timeout(1000)  # the list has faded in
-    await shot(page, "19_energy_battery_dialog")
+    await shot(page, "13_energy_battery_dialog")
     await page.keyboard.press("Escape")
     await page.keyboard.press("Escape")
     await page.set_viewport_size({"width": 1400, "height": 2700})
@@ -428,14 +439,14 @@ async def warn_of_the_nearly_empty_cabin(page: Page, instance: Instance) -> None
     await page.goto(instance.base + "/config/repairs")
     warning = page.get_by_text(re.compile(r"Cell \d+ of Cabin 12V is nearly empty"))
     await expect(warning.first).to_be_visible(timeout=60_000)
-    await shot(page, "12_low_cell_repair_listed")
+    await shot(page, "14_low_cell_repair_listed")
     await warning.first.click()
     await expect(
         page.get_by_text(re.compile(r"is at 2\.[56]\d\d V, below 2\.8 V")).first
     ).to_be_visible()
     description = page.get_by_text("close to the 2.5 V at which the balancer")
     await expect(description.first).to_be_visible()
-    await shot(page, "13_low_cell_repair")
+    await shot(page, "15_low_cell_repair")
     # Closed first: the dialog goes back in the history when it closes.
     await page.keyboard.press("Escape")
     await expect(description).to_have_count(0)
@@ -500,7 +511,7 @@ async def show_the_cell_card(page: Page, instance: Instance) -> None:
     # The editor offers the JK devices; one is picked already.
     await expect(editor.get_by_text("Balancer", exact=True)).to_be_visible()
     await expect(editor.locator(CARD)).to_be_visible()
-    await shot(page, "12_card_editor")
+    await shot(page, "16_card_editor")
     await editor.get_by_role("button", name="Save").click()
     await page.get_by_role("button", name="Done").click()
     await expect(page.locator(CARD)).to_have_count(1)
@@ -534,21 +545,88 @@ async def show_the_cell_card(page: Page, instance: Instance) -> None:
     await shot(page, "17_pack_card")
     house = page.locator(CARD).filter(has_text="House bank")
     await expect(house.locator(".cell")).to_have_count(16)
+    # Cell 7 drifts and stays about 40 mV low: blue, named in the legend.
     await expect(house.locator(".cell.low .number")).to_have_text("7")
+    await expect(house.locator(".key.low")).to_contain_text("lowest 7")
     await expect(house).to_contain_text("Balancing")
     rack = page.locator(CARD).filter(has_text="Rack 24S")
     await expect(rack.locator(".cell")).to_have_count(24)
     await expect(rack.locator(".cell", has=page.locator(".wire"))).to_contain_text("12")
+    # The wire is explained in words, not only in a tooltip.
+    await expect(rack.locator(".warning")).to_contain_text(
+        "Balance wire resistance too high: Cell 12"
+    )
     garage = page.locator(CARD).filter(has_text="Garage 12V")
     await expect(garage.locator(".cell")).to_have_count(4)
-    await shot(page, "13_card_desktop", full_page=True)
+    await expect(garage.locator(".warning")).to_have_count(0)
+    # Cabin 12V's cell 2 sank below the low-cell warning: marked and said.
+    cabin = page.locator(CARD).filter(has_text="Cabin 12V")
+    await expect(cabin.locator(".cell.warn .number")).to_have_text("2")
+    await expect(cabin.locator(".warning")).to_contain_text("Cell 2")
+    await expect(cabin.locator(".warning")).to_contain_text("near power-off")
+    await check_cell_marks(page)
+    await shot(page, "18_card_desktop", full_page=True)
     await page.set_viewport_size({"width": 390, "height": 844})
     await expect(house.locator(".cell")).to_have_count(16)
-    await shot(page, "14_card_phone", full_page=True)
+    await shot(page, "19_card_phone", full_page=True)
     await page.emulate_media(color_scheme="dark")
     await page.set_viewport_size({"width": 1400, "height": 900})
-    await shot(page, "15_card_dark", full_page=True)
+    await check_cell_marks(page)
+    await shot(page, "20_card_dark", full_page=True)
     await page.emulate_media(color_scheme="light")
+    # In German the card writes numbers as Home Assistant does: 3,352.
+    await select_frontend_language(page, "de")
+    await expect(house.locator(".summary")).to_contain_text("Differenz")
+    volts = await house.locator(".volts").first.inner_text()
+    assert re.fullmatch(r"\d,\d{3}", volts), volts
+    await expect(house.locator(".key.low")).to_contain_text("niedrigste 7")
+    await shot(page, "21_card_german", full_page=True)
+    await select_frontend_language(page, "en")
+    await show_the_cell_timeline(page, instance)
+
+
+async def check_cell_marks(page: Page) -> None:
+    """On every card the highest cells are red, the lowest blue, ties all marked."""
+    cards = await page.evaluate(CELL_MARKS, CARD)
+    assert cards, "no card drawn"
+    for card in cards:
+        shown = [cell["volts"] for cell in card["cells"]]
+        lowest = min(shown, key=float)
+        highest = max(shown, key=float)
+        if lowest == highest:
+            continue
+        for cell in card["cells"]:
+            kinds = set(cell["classes"])
+            assert ("low" in kinds) == (cell["volts"] == lowest), (card["name"], cell)
+            assert ("high" in kinds) == (cell["volts"] == highest), (card["name"], cell)
+            if "high" in kinds:
+                assert cell["fill"] == HIGH_RED, (card["name"], cell)
+            if "low" in kinds:
+                assert cell["fill"] == LOW_BLUE, (card["name"], cell)
+
+
+async def select_frontend_language(page: Page, language: str) -> None:
+    """The user's own language (the profile's choice), as the UI applies it."""
+    await page.evaluate(
+        """(language) => document.querySelector("home-assistant").dispatchEvent(
+          new CustomEvent("hass-language-select", {detail: language})
+        )""",
+        language,
+    )
+    await page.wait_for_function(
+        "(language) => document.querySelector('home-assistant').hass.language"
+        " === language",
+        arg=language,
+    )
+
+
+async def show_the_cell_timeline(page: Page, instance: Instance) -> None:
+    """History draws which cell is lowest as a timeline, not as a line."""
+    entity_id = "sensor.house_bank_cell_with_minimum_voltage"
+    await page.goto(f"{instance.base}/history?entity_id={entity_id}")
+    await expect(page.locator("state-history-chart-timeline")).to_be_visible()
+    await expect(page.locator("state-history-chart-line")).to_have_count(0)
+    await shot(page, "22_cell_timeline")
 
 
 async def check_names_fit(page: Page, instance: Instance) -> None:
@@ -574,7 +652,7 @@ async def check_names_fit(page: Page, instance: Instance) -> None:
         await expect(page.locator("hui-number-entity-row").first).to_be_visible()
         cut = await page.evaluate(TRUNCATED_TEXTS)
         assert cut == [], f"{language}: {cut}"
-        await shot(page, f"16_names_{language}")
+        await shot(page, f"23_names_{language}")
     # The instance stops next: not while a balancer still reloads.
     await page.wait_for_function(
         """async () => {
@@ -600,6 +678,30 @@ async def set_language(page: Page, language: str) -> None:
 
 
 CARD = "jk-balancer-card"
+# The card's colours for the highest and the lowest cell (the JK app's).
+HIGH_RED = "rgb(229, 57, 53)"
+LOW_BLUE = "rgb(30, 136, 229)"
+# Every card's cells as drawn: the voltage shown, the classes, the bar's colour.
+CELL_MARKS = """(card) => {
+  const found = [];
+  const walk = (root) => {
+    for (const element of root.querySelectorAll("*")) {
+      if (element.localName === card) found.push(element);
+      if (element.shadowRoot) walk(element.shadowRoot);
+    }
+  };
+  walk(document.querySelector("home-assistant").shadowRoot);
+  return found.map((element) => ({
+    name: element.shadowRoot.querySelector(".name").textContent,
+    cells: [...element.shadowRoot.querySelectorAll(".cell")]
+      .filter((cell) => cell.querySelector(".volts").textContent !== "\\u2013")
+      .map((cell) => ({
+        volts: cell.querySelector(".volts").textContent,
+        classes: [...cell.classList],
+        fill: getComputedStyle(cell.querySelector(".fill")).backgroundColor,
+      })),
+  }));
+}"""
 # Texts the page cuts off with an ellipsis, through every shadow root.
 TRUNCATED_TEXTS = """() => {
   const cut = [];

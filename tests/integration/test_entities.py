@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import math
 from unittest.mock import patch
 
@@ -26,6 +27,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.jk_balancer import bluetooth as bluetooth_module
+from custom_components.jk_balancer.protocol import Snapshot
+from custom_components.jk_balancer.protocol.model import summarize
 from tests.integration.conftest import (
     Proxy,
     device_of,
@@ -462,3 +465,63 @@ async def test_non_finite_and_absurd_values_never_reach_the_device(
     # Nothing was connected for it, let alone sent.
     assert proxy.radio.connection_attempts == attempts
     assert len(device.received) == received
+
+
+def with_cells(snapshot: Snapshot, cells: tuple[float, ...]) -> Snapshot:
+    """The snapshot measuring ``cells``, its figures derived from them."""
+    (average, delta, lowest, highest, low_cell, high_cell) = summarize(cells, 3)
+    return replace(
+        snapshot,
+        cell_info=snapshot.cell_info._replace(
+            cell_voltages=cells,
+            average_cell_voltage=average,
+            delta_cell_voltage=delta,
+            min_cell_voltage=lowest,
+            max_cell_voltage=highest,
+            min_voltage_cell=low_cell,
+            max_voltage_cell=high_cell,
+        ),
+    )
+
+
+async def test_the_cell_named_lowest_stays_while_another_ties_it(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """Tied cells do not make the sensor hop (nor fill history and logbook)."""
+    device = proxy.add("jk-b2a4s")
+    entry = await setup_entry(hass, device, options={"connection_mode": "per_update"})
+    coordinator = entry.runtime_data
+    lowest = "sensor.jk_b2a4s_cell_with_minimum_voltage"
+    highest = "sensor.jk_b2a4s_cell_with_maximum_voltage"
+    seen: list[tuple[str, str]] = []
+    for cells in (
+        (3.300, 3.310, 3.350, 3.320),  # cell 1 lowest
+        (3.300, 3.300, 3.350, 3.350),  # cell 2 ties it; cell 4 ties the highest
+        (3.305, 3.300, 3.350, 3.350),  # cell 1 rose: cell 2 is lowest
+        (3.300, 3.300, 3.340, 3.350),  # cell 1 ties again; cell 4 alone highest
+    ):
+        coordinator.async_set_updated_data(with_cells(coordinator.data, cells))
+        seen.append((state_value(hass, lowest), state_value(hass, highest)))
+    assert seen == [("1", "3"), ("1", "3"), ("2", "3"), ("2", "4")]
+    # Which cell is no measurement: history draws a timeline, statistics none.
+    for entity_id in (lowest, highest, "sensor.jk_b2a4s_drifting_cell"):
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert "state_class" not in state.attributes
+        assert "unit_of_measurement" not in state.attributes
+
+
+async def test_no_cell_is_named_drifting_within_the_trigger(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """A healthy pack: some cell is furthest, but none drifts."""
+    device = proxy.add("jk-b2a16s", spread=0.001)
+    await setup_entry(hass, device)
+    await next_update(hass)
+    assert state_value(hass, "sensor.jk_b2a16s_drifting_cell") == "none"
+    problem = hass.states.get("binary_sensor.jk_b2a16s_cells_out_of_balance")
+    assert problem is not None
+    assert problem.attributes["drifting_cell"] is None
+    # How far the furthest cell is stays shown, a few mV within the trigger.
+    deviation = float(state_value(hass, "sensor.jk_b2a16s_drifting_cell_deviation"))
+    assert abs(deviation) < device.settings.balance_trigger_voltage * 1000

@@ -162,6 +162,30 @@ async def test_the_cell_card_shows_the_whole_pack(
     assert {"total_voltage", "delta_cell_voltage", "min_voltage_cell"} <= set(
         roles["entities"]
     )
+    # The card's balancing line counts of two balancers; LiFePO4 cells with
+    # no power-off setting on the bus are warned below 2.8 V, above 3.55 V.
+    assert roles["units"] == 2
+    assert roles["range"] == {
+        "power_off": 2.5,
+        "low": 2.8,
+        "high": 3.55,
+        "full": 3.6,
+    }
+
+
+async def test_the_pack_and_its_balancers_are_linked_as_devices(
+    hass: HomeAssistant, virtual_bus: VirtualBus
+) -> None:
+    first, second = await setup_bus(hass, virtual_bus)
+    pack_id = await add_pack(hass, [first, second])
+    pack = device_of(hass, pack_id)
+    # Each balancer's page names its pack; the pack's lists its balancers.
+    for unit in (first, second):
+        assert device_of(hass, unit.entry_id).via_device_id == pack.id
+    await hass.config_entries.async_remove(pack_id)
+    await hass.async_block_till_done()
+    for unit in (first, second):
+        assert device_of(hass, unit.entry_id).via_device_id is None
 
 
 async def test_a_pack_needs_two_balancers(
