@@ -83,11 +83,18 @@ class Rs485Steps(ConfigFlow):
             result = await self._async_scan(port, errors, placeholders)
             if result is not None:
                 return result
-        ports = await self.hass.async_add_executor_job(list_ports.comports)
+        # USB adapters first, the first one picked: a built-in port that
+        # says nothing of itself ("n/a") is rarely where a balancer is.
+        ports = sorted(
+            await self.hass.async_add_executor_job(list_ports.comports),
+            key=lambda port: port.vid is None,
+        )
         options = [
             SelectOptionDict(
                 value=port.device,
-                label=human_readable_device_name(
+                label=port.device
+                if port.vid is None and port.description in ("", "n/a")
+                else human_readable_device_name(
                     port.device,
                     port.serial_number,
                     port.manufacturer,
@@ -98,11 +105,15 @@ class Rs485Steps(ConfigFlow):
             )
             for port in ports
         ]
+        adapter = next((port.device for port in ports if port.vid is not None), None)
         return self.async_show_form(
             step_id="rs485",
             data_schema=vol.Schema(
                 {
-                    vol.Required(CONF_SERIAL_PORT): SelectSelector(
+                    vol.Required(
+                        CONF_SERIAL_PORT,
+                        description={"suggested_value": adapter} if adapter else None,
+                    ): SelectSelector(
                         SelectSelectorConfig(
                             options=options,
                             custom_value=True,

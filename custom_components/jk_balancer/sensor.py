@@ -35,6 +35,7 @@ from .cells import (
     micro,
     steady_cell,
 )
+from .const import CONF_BUS_ADDRESS, CONF_SERIAL_PORT
 from .coordinator import BalancerCoordinator
 from .energy_sensor import ENERGY_SENSORS, JKEnergySensor
 from .entity import BalancerEntity
@@ -84,6 +85,10 @@ def _bluetooth(snapshot: Snapshot) -> bool:
 def _probe(snapshot: Snapshot) -> bool:
     """A DZ balancer on RS485 has one temperature probe, JK04 none."""
     return not snapshot.protocol.is_bluetooth or snapshot.protocol.is_jk02
+
+
+def _bus(snapshot: Snapshot) -> bool:
+    return not snapshot.protocol.is_bluetooth
 
 
 def _bms(snapshot: Snapshot) -> bool:
@@ -214,6 +219,18 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         value_fn=lambda c: c.link.lent_until,
         exists_fn=_bluetooth,
         of_device=False,
+    ),
+    # Where an RS485 balancer is found, on its device page.
+    *(
+        JKSensorDescription(
+            key=key,
+            translation_key=key,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            value_fn=lambda c, key=key: c.config_entry.data[key],
+            exists_fn=_bus,
+            of_device=False,
+        )
+        for key in (CONF_SERIAL_PORT, CONF_BUS_ADDRESS)
     ),
     JKSensorDescription(
         key="state_of_charge",

@@ -124,6 +124,13 @@ async def test_two_balancers_share_one_port_with_their_own_entities(
         assert hass.states.get(
             entity_id(hass, "sensor", address, "temperature_sensor_1")
         )
+        # The device page says where the balancer is found.
+        port = hass.states.get(entity_id(hass, "sensor", address, "serial_port"))
+        assert port is not None
+        assert port.state == virtual_bus.path
+        bus_address = hass.states.get(entity_id(hass, "sensor", address, "bus_address"))
+        assert bus_address is not None
+        assert bus_address.state == str(address)
 
     # What the RS485 reply does not carry is not pretended.
     registry = er.async_get(hass)

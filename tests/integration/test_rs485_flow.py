@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import pytest
+from serial.tools.list_ports_common import ListPortInfo
 
 from custom_components.jk_balancer.const import (
     CONF_BUS_ADDRESS,
@@ -203,3 +204,25 @@ async def test_reconfigure_moves_a_balancer_to_another_port(
     await hass.async_block_till_done()
     assert entry.data[CONF_SERIAL_PORT] == virtual_bus.path
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_the_port_picker_offers_usb_adapters_first_and_picks_one(
+    hass: HomeAssistant,
+) -> None:
+    """A built-in port that says nothing of itself is not what is preselected."""
+    builtin = ListPortInfo("/dev/ttyS0")
+    builtin.description = "n/a"
+    adapter = ListPortInfo("/dev/ttyUSB0")
+    adapter.vid, adapter.pid = 0x1A86, 0x7523
+    adapter.description = "USB Serial"
+    with patch(
+        "custom_components.jk_balancer.rs485_flow.list_ports.comports",
+        return_value=[builtin, adapter],
+    ):
+        result = await start_user_flow(hass, "rs485")
+    field = next(iter(result["data_schema"].schema))
+    options = result["data_schema"].schema[field].config["options"]
+    assert [option["value"] for option in options] == ["/dev/ttyUSB0", "/dev/ttyS0"]
+    assert options[1]["label"] == "/dev/ttyS0"
+    assert "USB Serial" in options[0]["label"]
+    assert field.description == {"suggested_value": "/dev/ttyUSB0"}
