@@ -54,7 +54,19 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
         """Show and store the options of a balancer over Bluetooth."""
         if entry_transport(self.config_entry.data) is Transport.RS485:
             return await self.async_step_bus(user_input)
+        mode = self.config_entry.options.get(
+            CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT
+        )
+        # The dialog explains the link mode in use, not every mode.
+        if mode == ConnectionMode.PER_UPDATE:
+            return await self.async_step_per_update(user_input)
         return self._options("init", user_input)
+
+    async def async_step_per_update(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and store the options of a balancer connected for each update."""
+        return self._options("per_update", user_input)
 
     async def async_step_bus(
         self, user_input: dict[str, Any] | None = None
@@ -67,7 +79,7 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         entry = self.config_entry
-        bluetooth = step_id == "init"
+        bluetooth = step_id != "bus"
         options = dict(entry.options)
         # The threshold that follows the trigger; stored only when it differs.
         trigger = BALANCE_TRIGGER_VOLTAGE.default
@@ -120,6 +132,7 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
                     ),
                 )
             ] = _choice(CONF_CONNECTION_MODE, [m.value for m in ConnectionMode])
+        if step_id == "per_update":
             placeholders["sustainable"] = str(
                 async_get_turns(self.hass).sustainable_interval(
                     entry.data[CONF_ADDRESS]

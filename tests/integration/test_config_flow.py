@@ -253,7 +253,9 @@ async def test_options_update_interval_and_connection_mode(
     device = proxy.add()
     entry = await setup_entry(hass, device)
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    # Kept connected: the dialog says nothing of taking turns at slots.
     assert result["step_id"] == "init"
+    assert "sustainable" not in result["description_placeholders"]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
@@ -301,6 +303,8 @@ async def test_options_name_the_device_and_tell_the_interval_slots_sustain(
         for device in devices
     ]
     result = await hass.config_entries.options.async_init(entries[0].entry_id)
+    # The dialog explains connecting for each update, the mode in use.
+    assert result["step_id"] == "per_update"
     placeholders = result["description_placeholders"]
     assert placeholders["name"] == "Shed 1"
     # Three balancers taking turns at one slot: each needs three turns' time.
