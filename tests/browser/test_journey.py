@@ -309,26 +309,24 @@ async def test_user_journey(instance: Instance) -> None:
         await shot(page, "08_balancer_on")
 
         # The trigger delta, in mV, changes and reads back from the device.
-        trigger = setting(page, "Balance trigger delta")
+        trigger = setting(page, "Trigger delta")
         await expect(trigger).to_have_value("5")
         await trigger.fill("8")
         await trigger.press("Enter")
-        await instance.wait_for_state(
-            page, "number.house_bank_balance_trigger_delta", "8"
-        )
+        await instance.wait_for_state(page, "number.house_bank_trigger_delta", "8")
         await expect(trigger).to_have_value("8")
         await shot(page, "09_trigger_changed")
 
         # A power-off voltage LiFePO4 cells reach while still well charged
         # would cut the pack off at its next discharge: refused, with what is
         # usual, and nothing written.
-        power_off = setting(page, "Power-off voltage")
+        power_off = setting(page, "Power-off")
         await power_off.fill("3.2")
         await power_off.press("Enter")
         await expect(page.get_by_text("2.5 V is usual for LFP").first).to_be_visible()
         await page.wait_for_timeout(500)  # the message has faded in
         await shot(page, "10_power_off_refused_lfp")
-        assert instance.state("number.house_bank_power_off_voltage") == "2.5"
+        assert instance.state("number.house_bank_power_off") == "2.5"
 
         await look_after_the_pack(page, instance)
         await lend_the_link(page, instance)

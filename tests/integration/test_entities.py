@@ -144,7 +144,7 @@ async def test_device_registry_entry(
 async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -> None:
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
-    entity_id = "number.jk_b2a16s_balance_trigger_delta"
+    entity_id = "number.jk_b2a16s_trigger_delta"
     state = hass.states.get(entity_id)
     assert state is not None
     # Shown in mV, as the manuals and the cell difference sensor speak of it.
@@ -161,9 +161,9 @@ async def test_number_writes_and_reads_back(hass: HomeAssistant, proxy: Proxy) -
     assert state_value(hass, entity_id) == "12"
     # Every setting writes through to the device.
     for key, value in (
-        ("balance_start_voltage", 3.2),
-        ("maximum_balance_current", 1.5),
-        ("power_off_voltage", 2.8),
+        ("start_voltage", 3.2),
+        ("max_current", 1.5),
+        ("power_off", 2.8),
     ):
         await hass.services.async_call(
             "number",
@@ -181,7 +181,7 @@ async def test_maximum_balance_current_follows_the_model(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
     await setup_entry(hass, proxy.add("jk-bd6a17s6p"))
-    state = hass.states.get("number.jk_bd6a17s6p_maximum_balance_current")
+    state = hass.states.get("number.jk_bd6a17s6p_max_current")
     assert state is not None
     assert state.attributes["max"] == 0.6
 
@@ -194,11 +194,11 @@ async def test_battery_capacity_and_calibration_on_a_bms(
     await hass.services.async_call(
         "number",
         SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_battery_capacity", ATTR_VALUE: 304},
+        {ATTR_ENTITY_ID: "number.jk_pb2a16s20p_capacity", ATTR_VALUE: 304},
         blocking=True,
     )
     assert device.settings.battery_capacity == 304
-    calibration = "number.jk_pb2a16s20p_voltage_calibration"
+    calibration = "number.jk_pb2a16s20p_calibration"
     entity_registry.async_update_entity(calibration, disabled_by=None)
     await hass.config_entries.async_reload(
         next(iter(hass.config_entries.async_entries("jk_balancer"))).entry_id
@@ -246,7 +246,7 @@ async def test_rejected_write_shows_a_translated_error_and_the_true_value(
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
     device.refuse_writes()
-    entity_id = "number.jk_b2a16s_balance_trigger_delta"
+    entity_id = "number.jk_b2a16s_trigger_delta"
     with pytest.raises(HomeAssistantError) as caught:
         await hass.services.async_call(
             "number",
@@ -256,7 +256,7 @@ async def test_rejected_write_shows_a_translated_error_and_the_true_value(
         )
     assert caught.value.translation_key == "write_not_confirmed"
     assert str(caught.value) == (
-        "JK-B2A16S did not take Balance trigger delta = 20 mV; it still holds 5 mV"
+        "JK-B2A16S did not take Trigger delta = 20 mV; it still holds 5 mV"
     )
     assert state_value(hass, entity_id) == "5"
 
@@ -297,7 +297,7 @@ async def test_write_gives_up_on_a_device_that_does_not_come_back(
             "number",
             SERVICE_SET_VALUE,
             {
-                ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_delta",
+                ATTR_ENTITY_ID: "number.jk_b2a16s_trigger_delta",
                 ATTR_VALUE: 20,
             },
             blocking=True,
@@ -314,7 +314,7 @@ async def test_write_while_the_device_is_gone_changes_nothing(
 ) -> None:
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
-    entity_id = "number.jk_b2a16s_balance_trigger_delta"
+    entity_id = "number.jk_b2a16s_trigger_delta"
     device.set_powered(False)
     # The entity still shows the last value while the link is being re-tried.
     with pytest.raises(HomeAssistantError) as caught:
@@ -344,8 +344,7 @@ async def test_out_of_range_write_is_a_validation_error(
         await entry.runtime_data.async_write_setting("max_balance_current", 4.0)
     assert caught.value.translation_key == "value_out_of_range"
     assert str(caught.value) == (
-        "4 A is outside the range of Maximum balance current (0.1 to 2 A); "
-        "nothing was sent"
+        "4 A is outside the range of Max current (0.1 to 2 A); nothing was sent"
     )
     assert device.writes == []
 
@@ -439,9 +438,7 @@ async def test_a_balancer_first_seen_without_cells_gets_its_cell_sensors(
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308])
-@pytest.mark.parametrize(
-    "entity", ["balance_trigger_delta", "power_off_voltage", "cell_count"]
-)
+@pytest.mark.parametrize("entity", ["trigger_delta", "power_off", "cell_count"])
 async def test_non_finite_and_absurd_values_never_reach_the_device(
     hass: HomeAssistant, proxy: Proxy, entity: str, value: float
 ) -> None:

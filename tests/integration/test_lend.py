@@ -164,7 +164,7 @@ async def test_nothing_is_written_to_a_lent_link(
         await hass.services.async_call(
             "number",
             SERVICE_SET_VALUE,
-            {ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_delta", ATTR_VALUE: 20},
+            {ATTR_ENTITY_ID: "number.jk_b2a16s_trigger_delta", ATTR_VALUE: 20},
             blocking=True,
         )
     assert caught.value.translation_key == "link_lent"
@@ -305,7 +305,7 @@ async def test_taken_back_while_the_lend_waits_for_a_write_keeps_the_link(
         hass.services.async_call(
             "number",
             SERVICE_SET_VALUE,
-            {ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_delta", ATTR_VALUE: 8},
+            {ATTR_ENTITY_ID: "number.jk_b2a16s_trigger_delta", ATTR_VALUE: 8},
             blocking=True,
         )
     )

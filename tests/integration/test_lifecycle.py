@@ -179,7 +179,7 @@ async def test_a_bluetooth_write_still_connecting_at_unload_leaves_no_link(
         hass.services.async_call(
             "number",
             SERVICE_SET_VALUE,
-            {ATTR_ENTITY_ID: "number.jk_b2a16s_balance_trigger_delta", ATTR_VALUE: 12},
+            {ATTR_ENTITY_ID: "number.jk_b2a16s_trigger_delta", ATTR_VALUE: 12},
             blocking=True,
         )
     )

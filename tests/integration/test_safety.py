@@ -54,9 +54,7 @@ async def test_a_power_off_voltage_within_a_loaded_packs_sag_is_refused(
     lowest = min(device.last_measurement.cell_voltages)  # type: ignore[union-attr]
     assert lowest == pytest.approx(3.04)
     for value in (2.95, 3.0):  # within 0.1 V (above 3 V, LFP's limit refuses)
-        error = await refused(
-            hass, proxy, device, "number.jk_b2a16s_power_off_voltage", value
-        )
+        error = await refused(hass, proxy, device, "number.jk_b2a16s_power_off", value)
         assert error.translation_key == "power_off_at_cells"
         assert str(error) == (
             f"A power-off voltage of {value:g} V is within 0.1 V of the lowest cell "
@@ -66,7 +64,7 @@ async def test_a_power_off_voltage_within_a_loaded_packs_sag_is_refused(
         )
     assert device.settings.power_off_voltage == 2.5
     # With the margin it is written and confirmed.
-    await set_value(hass, "number.jk_b2a16s_power_off_voltage", 2.94)
+    await set_value(hass, "number.jk_b2a16s_power_off", 2.94)
     assert device.settings.power_off_voltage == pytest.approx(2.94)
 
 
@@ -76,9 +74,7 @@ async def test_a_power_off_voltage_an_lfp_pack_does_not_need_is_refused(
     """3.2 V on LiFePO4 cuts the pack off at its next discharge."""
     device = proxy.add("jk-b2a16s")  # LiFePO4 cells at about 3.3 V
     entry = await setup_entry(hass, device, options={CONF_CHEMISTRY: "lfp"})
-    error = await refused(
-        hass, proxy, device, "number.jk_b2a16s_power_off_voltage", 3.2
-    )
+    error = await refused(hass, proxy, device, "number.jk_b2a16s_power_off", 3.2)
     assert error.translation_key == "power_off_above_chemistry"
     assert str(error) == (
         "A power-off voltage of 3.2 V is above 3 V, where LFP cells still hold much "
@@ -88,9 +84,7 @@ async def test_a_power_off_voltage_an_lfp_pack_does_not_need_is_refused(
     # Going by the cells, the message says where the chemistry is set.
     hass.config_entries.async_update_entry(entry, options={})
     await hass.async_block_till_done()
-    error = await refused(
-        hass, proxy, device, "number.jk_b2a16s_power_off_voltage", 3.2
-    )
+    error = await refused(hass, proxy, device, "number.jk_b2a16s_power_off", 3.2)
     assert error.translation_key == "power_off_above_inferred_chemistry"
     assert "set it in the options" in str(error)
 
@@ -99,9 +93,9 @@ async def test_a_power_off_voltage_an_lfp_pack_does_not_need_is_refused(
     ("entity_id", "value", "message"),
     [
         (
-            "number.jk_b2a16s_maximum_balance_current",
+            "number.jk_b2a16s_max_current",
             0.15,
-            "Maximum balance current is set in steps of 0.1 A: 0.15 A lies between "
+            "Max current is set in steps of 0.1 A: 0.15 A lies between "
             "0.1 A and 0.2 A. Nothing was sent; choose one of them",
         ),
         (
@@ -129,9 +123,7 @@ async def test_a_power_off_voltage_without_cells_to_compare_is_refused(
     device = proxy.add("jk-b2a24s20p")
     device.unplug_balance_leads()
     await setup_entry(hass, device)
-    error = await refused(
-        hass, proxy, device, "number.jk_b2a24s20p_power_off_voltage", 2.8
-    )
+    error = await refused(hass, proxy, device, "number.jk_b2a24s20p_power_off", 2.8)
     assert error.translation_key == "power_off_without_cells"
 
 
@@ -140,15 +132,13 @@ async def test_a_start_voltage_the_chemistry_never_reaches_is_refused(
 ) -> None:
     device = proxy.add("jk-b2a16s")  # LiFePO4 cells at about 3.33 V
     entry = await setup_entry(hass, device)
-    error = await refused(
-        hass, proxy, device, "number.jk_b2a16s_balance_start_voltage", 3.8
-    )
+    error = await refused(hass, proxy, device, "number.jk_b2a16s_start_voltage", 3.8)
     assert error.translation_key == "start_voltage_unreachable"
     assert error.translation_placeholders["chemistry"] == "LFP"
     # The user says the pack is NCM: then 3.8 V is reachable.
     hass.config_entries.async_update_entry(entry, options={CONF_CHEMISTRY: "ncm"})
     await hass.async_block_till_done()
-    await set_value(hass, "number.jk_b2a16s_balance_start_voltage", 3.8)
+    await set_value(hass, "number.jk_b2a16s_start_voltage", 3.8)
     assert device.settings.balance_start_voltage == pytest.approx(3.8)
 
 
