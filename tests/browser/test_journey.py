@@ -623,26 +623,38 @@ async def select_frontend_language(page: Page, language: str) -> None:
 
 
 async def show_the_cell_timeline(page: Page, instance: Instance) -> None:
-    """History draws which cell is lowest as a timeline, not as a line."""
-    entity_ids = ",".join(
-        f"sensor.{name}"
-        for name in (
-            "house_bank_cell_with_minimum_voltage",
-            "house_bank_cell_with_maximum_voltage",
-            "house_bank_drifting_cell",
-            "rack_32s_cell_with_minimum_voltage",
-            "rack_32s_cell_with_maximum_voltage",
+    """A history graph draws which cell is lowest as a timeline, not as a line."""
+    entities = [
+        {"entity": f"sensor.{entity}", "name": name}
+        for entity, name in (
+            ("house_bank_cell_with_minimum_voltage", "House bank: lowest"),
+            ("house_bank_cell_with_maximum_voltage", "House bank: highest"),
+            ("house_bank_drifting_cell", "House bank: drifting"),
+            ("rack_32s_cell_with_minimum_voltage", "Rack 32S: lowest"),
+            ("rack_32s_cell_with_maximum_voltage", "Rack 32S: highest"),
         )
+    ]
+    await page.evaluate(
+        """async (entities) => {
+          const hass = document.querySelector("home-assistant").hass;
+          const saved = await hass.callWS(
+            {type: "lovelace/config", url_path: "battery-pack"}
+          );
+          saved.views.push({
+            title: "Cells over time", path: "history",
+            cards: [{type: "history-graph", title: "Which cell",
+                     hours_to_show: 0.1, entities}],
+          });
+          await hass.callWS(
+            {type: "lovelace/config/save", url_path: "battery-pack", config: saved}
+          );
+        }""",
+        entities,
     )
-    # The last quarter of an hour: the instance has not run for longer.
-    start = await page.evaluate(
-        "() => new Date(Date.now() - 15 * 60 * 1000).toISOString()"
-    )
-    await page.goto(
-        f"{instance.base}/history?entity_id={entity_ids}&start_date={start}"
-    )
-    await expect(page.locator("state-history-chart-timeline").first).to_be_visible()
-    await expect(page.locator("state-history-chart-line")).to_have_count(0)
+    await page.goto(f"{instance.base}/battery-pack/history")
+    graph = page.locator("hui-history-graph-card")
+    await expect(graph.locator("state-history-chart-timeline")).to_be_visible()
+    await expect(graph.locator("state-history-chart-line")).to_have_count(0)
     await shot(page, "22_cell_timeline")
 
 
