@@ -80,9 +80,9 @@ _CELL_AT: Final = {
 }
 
 
-def steady_cell(
-    key: str, number: int | None, figures: Any, cells: Sequence[float], shown: Any
-) -> Any:
+def steady_cell[V](
+    key: str, number: V, figures: Any, cells: Sequence[float], shown: object
+) -> V | int:
     """The cell a sensor names, staying on ``shown`` while it ties the extreme.
 
     The figures name the first cell holding the lowest (highest) voltage; when

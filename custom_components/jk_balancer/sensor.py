@@ -87,8 +87,9 @@ def _probe(snapshot: Snapshot) -> bool:
     return not snapshot.protocol.is_bluetooth or snapshot.protocol.is_jk02
 
 
-def _bus(snapshot: Snapshot) -> bool:
-    return not snapshot.protocol.is_bluetooth
+def _entry_data(key: str) -> Callable[[BalancerCoordinator], StateType]:
+    """A value the entry holds (an RS485 balancer's port and address)."""
+    return lambda c: c.config_entry.data[key]
 
 
 def _bms(snapshot: Snapshot) -> bool:
@@ -226,8 +227,8 @@ SENSORS: tuple[JKSensorDescription, ...] = (
             key=key,
             translation_key=key,
             entity_category=EntityCategory.DIAGNOSTIC,
-            value_fn=lambda c, key=key: c.config_entry.data[key],
-            exists_fn=_bus,
+            value_fn=_entry_data(key),
+            exists_fn=lambda snapshot: not snapshot.protocol.is_bluetooth,
             of_device=False,
         )
         for key in (CONF_SERIAL_PORT, CONF_BUS_ADDRESS)
