@@ -627,11 +627,11 @@ async def show_the_cell_timeline(page: Page, instance: Instance) -> None:
     entities = [
         {"entity": f"sensor.{entity}", "name": name}
         for entity, name in (
-            ("house_bank_cell_with_minimum_voltage", "House bank: lowest"),
-            ("house_bank_cell_with_maximum_voltage", "House bank: highest"),
-            ("house_bank_drifting_cell", "House bank: drifting"),
-            ("rack_32s_cell_with_minimum_voltage", "Rack 32S: lowest"),
-            ("rack_32s_cell_with_maximum_voltage", "Rack 32S: highest"),
+            ("house_bank_cell_with_minimum_voltage", "House bank lowest"),
+            ("house_bank_cell_with_maximum_voltage", "House bank highest"),
+            ("house_bank_drifting_cell", "House bank drifting"),
+            ("rack_32s_cell_with_minimum_voltage", "Rack 32S lowest"),
+            ("rack_32s_cell_with_maximum_voltage", "Rack 32S highest"),
         )
     ]
     await page.evaluate(
@@ -641,7 +641,7 @@ async def show_the_cell_timeline(page: Page, instance: Instance) -> None:
             {type: "lovelace/config", url_path: "battery-pack"}
           );
           saved.views.push({
-            title: "Cells over time", path: "history",
+            title: "Cells over time", path: "history", type: "panel",
             cards: [{type: "history-graph", title: "Which cell",
                      hours_to_show: 0.1, entities}],
           });
