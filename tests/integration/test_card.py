@@ -11,6 +11,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.jk_balancer.card import CARD_URL
+from custom_components.jk_balancer.const import CONF_CHEMISTRY
 from tests.integration.conftest import Proxy, device_of, setup_entry
 
 
@@ -51,6 +52,18 @@ async def test_the_card_learns_which_entity_is_which(
     assert roles["wire_resistance_warning"] == (
         "binary_sensor.rack_wire_resistance_too_high"
     )
+    # The working range the card marks: LiFePO4 cells are nearly empty below
+    # 2.8 V (or 0.1 V above the power-off voltage, if higher), nearly full
+    # within 50 mV of 3.6 V.
+    power_off = device.settings.power_off_voltage
+    assert power_off is not None
+    assert result["range"] == {
+        "power_off": power_off,
+        "low": round(max(2.8, power_off + 0.1), 3),
+        "high": 3.55,
+        "full": 3.6,
+    }
+    assert "units" not in result
     # Another integration's device is not a balancer.
     other = device_registry.async_get_or_create(
         config_entry_id=entry.entry_id, identifiers={("other", "x")}
@@ -61,3 +74,23 @@ async def test_the_card_learns_which_entity_is_which(
     answer = await client.receive_json()
     assert answer["success"] is False
     assert answer["error"]["code"] == "not_found"
+
+
+async def test_the_cards_range_follows_the_chosen_chemistry(
+    hass: HomeAssistant, proxy: Proxy, hass_ws_client: WebSocketGenerator
+) -> None:
+    """NCM cells work higher: the card warns of them at other voltages."""
+    device = proxy.add("jk-b2a24s20p", name="Rack")
+    entry = await setup_entry(hass, device, options={CONF_CHEMISTRY: "ncm"})
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "jk_balancer/device_entities",
+            "device_id": device_of(hass, entry.entry_id).id,
+        }
+    )
+    working = (await client.receive_json())["result"]["range"]
+    power_off = device.settings.power_off_voltage
+    assert power_off is not None
+    assert working["low"] == round(max(3.3, power_off + 0.1), 3)
+    assert working["full"] == 4.2
