@@ -63,13 +63,13 @@ def device_entities(hass: HomeAssistant, device_id: str) -> dict[str, Any] | Non
             if not role.startswith(("cell_voltage_", "cell_resistance_"))
         },
     }
-    return found | _working_range(hass, device)
+    return found | _working_range(hass, device.config_entries)
 
 
-def _working_range(hass: HomeAssistant, device: dr.DeviceEntry) -> dict[str, Any]:
+def _working_range(hass: HomeAssistant, entry_ids: set[str]) -> dict[str, Any]:
     """Where the cells work (the card marks cells near either end), and a
     pack's number of balancers; nothing while the entry is not loaded."""
-    for entry_id in device.config_entries:
+    for entry_id in entry_ids:
         entry = hass.config_entries.async_get_entry(entry_id)
         if entry is None or entry.domain != DOMAIN:
             continue

@@ -89,11 +89,12 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
         longer show it as theirs."""
         registry = dr.async_get(self.hass)
         pack = self._pack_device(registry)
-        for device in list(registry.devices.values()):
-            if device.via_device_id == pack.id and not (
-                device.config_entries & set(self.members)
-            ):
-                registry.async_update_device(device.id, via_device_id=None)
+        for entry in self.hass.config_entries.async_entries(DOMAIN):
+            if entry.entry_id in self.members:
+                continue
+            for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+                if device.via_device_id == pack.id:
+                    registry.async_update_device(device.id, via_device_id=None)
         for entry_id in self.members:
             self._async_link(entry_id)
 

@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.typing import (
 from custom_components.jk_balancer.const import CONF_MEMBERS, DOMAIN
 from custom_components.jk_balancer.rs485 import rs485_device_key
 from jk_emulator import VirtualBus
-from tests.integration.conftest import device_of, next_update
+from tests.integration.conftest import Proxy, device_of, next_update, setup_entry
 from tests.integration.test_rs485 import bus_entry, setup_bus
 
 
@@ -229,6 +229,26 @@ async def test_reconfigure_changes_the_balancers_of_a_pack(
     assert pack.state is ConfigEntryState.LOADED
     # Settings and options stay with each balancer.
     assert not pack.supports_options
+
+
+async def test_a_balancer_taken_out_of_the_pack_no_longer_names_it(
+    hass: HomeAssistant, virtual_bus: VirtualBus, proxy: Proxy
+) -> None:
+    first, second = await setup_bus(hass, virtual_bus)
+    shed = await setup_entry(hass, proxy.add(name="Shed"))
+    pack_id = await add_pack(hass, [first, second])
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": pack_id}
+    )
+    await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_NAME: "Rack", CONF_MEMBERS: [first.entry_id, shed.entry_id]},
+    )
+    await hass.async_block_till_done()
+    pack = device_of(hass, pack_id)
+    assert device_of(hass, first.entry_id).via_device_id == pack.id
+    assert device_of(hass, shed.entry_id).via_device_id == pack.id
+    assert device_of(hass, second.entry_id).via_device_id is None
 
 
 async def test_diagnostics_of_a_pack_name_its_balancers_in_order(
