@@ -578,7 +578,10 @@ async def show_the_cell_card(page: Page, instance: Instance) -> None:
     # In German the card writes numbers as Home Assistant does: 3,352.
     await select_frontend_language(page, "de")
     await expect(house.locator(".summary")).to_contain_text("Differenz")
+    # Every card's state is German, also where no value changed meanwhile.
     await expect(house.locator(".status")).to_contain_text("Gleicht aus")
+    await expect(rack.locator(".status")).to_contain_text("Leitungswiderstand zu hoch")
+    await expect(cabin.locator(".status")).to_contain_text("Unter der Startspannung")
     volts = await house.locator(".volts").first.inner_text()
     assert re.fullmatch(r"\d,\d{3}", volts), volts
     await expect(house.locator(".key.low")).to_contain_text("niedrigste 7")

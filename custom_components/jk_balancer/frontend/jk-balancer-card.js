@@ -176,9 +176,13 @@ class JKBalancerCard extends HTMLElement {
       return [];
     }
     const ids = [...this._roles.cells, ...Object.values(this._roles.entities)];
+    // A new language's states are translated once its strings are loaded:
+    // Home Assistant then hands over new localize and format functions.
     return [
       this._hass.language,
       this._hass.locale,
+      this._hass.localize,
+      this._hass.formatEntityState,
       ...ids.map((id) => this._hass.states[id]),
     ];
   }
