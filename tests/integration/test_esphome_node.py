@@ -1,0 +1,147 @@
+"""Through the proxy owners use: Home Assistant's esphome integration, with
+bleak-esphome and aioesphomeapi, talking to an emulated ESPHome node over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_ENTITY_ID, CONF_PASSWORD, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.jk_balancer.const import DOMAIN
+from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
+from jk_emulator.esphome_node import EsphomeNode
+from tests.integration.conftest import FAST
+
+NODE_MAC = "0A:00:00:00:E5:01"
+
+
+async def until(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    """Let real time pass (the node is a real TCP server) until ``condition``."""
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def node(
+    hass: HomeAssistant,
+    enable_bluetooth: None,
+    socket_enabled: None,
+    mock_async_zeroconf: None,
+) -> AsyncIterator[EsphomeNode]:
+    """An emulated node with three slots, Home Assistant's esphome entry on it."""
+    node = EsphomeNode(VirtualRadio(slots=3, source=NODE_MAC), mac=NODE_MAC)
+    await node.start()
+    # The esphome integration's assist pipeline needs the core integration.
+    assert await async_setup_component(hass, "homeassistant", {})
+    entry = MockConfigEntry(
+        domain="esphome",
+        data={"host": "127.0.0.1", "port": node.port, "password": "", "noise_psk": ""},
+        unique_id=NODE_MAC.replace(":", "").lower(),
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    yield node
+    await hass.config_entries.async_unload(entry.entry_id)
+    await node.stop()
+
+
+def balancer(node: EsphomeNode, number: int = 1) -> BluetoothBalancer:
+    device = BluetoothBalancer(
+        PROFILES["jk-b2a16s"],
+        address=f"C8:47:80:12:34:{number:02X}",
+        name=f"Shed {number}",
+        time_scale=FAST,
+        seed=3,
+        noise=False,
+        clock=lambda: 1000.0,
+    )
+    node.radio.add(device)
+    return device
+
+
+async def add_through_discovery(hass: HomeAssistant, device: BluetoothBalancer) -> str:
+    """Take the discovery the node's advertisements raise; the new entry's id."""
+
+    def flow() -> dict | None:
+        return next(
+            (
+                f
+                for f in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+                if f["context"].get("unique_id") == device.address
+            ),
+            None,
+        )
+
+    await until(lambda: flow() is not None)
+    found = flow()
+    assert found is not None
+    result = await hass.config_entries.flow.async_configure(found["flow_id"])
+    if result["type"] is FlowResultType.FORM and result["step_id"] != "password":
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "password"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: device.passcode}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    return result["result"].entry_id
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    found = hass.states.get(entity_id)
+    assert found is not None, entity_id
+    return found.state
+
+
+async def test_found_added_and_read_through_the_esphome_integration(
+    hass: HomeAssistant, node: EsphomeNode
+) -> None:
+    device = balancer(node)
+    entry_id = await add_through_discovery(hass, device)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    assert entry.state is ConfigEntryState.LOADED
+    measured = device.measure()
+    shown = float(state(hass, "sensor.shed_1_voltage_cell_16"))
+    assert shown == pytest.approx(measured.cell_voltages[15], abs=0.002)
+    # A write goes through the node and is confirmed by reading back.
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: "number.shed_1_trigger_delta", ATTR_VALUE: 8},
+        blocking=True,
+    )
+    assert device.settings.balance_trigger_voltage == pytest.approx(0.008)
+    assert state(hass, "number.shed_1_trigger_delta") == "8"
+    assert len(device.writes) == 1  # written once, not twice
+
+
+async def test_values_come_back_after_the_node_restarts(
+    hass: HomeAssistant, node: EsphomeNode
+) -> None:
+    """Every link drops with the node; once it is back, so are fresh values."""
+    device = balancer(node)
+    await add_through_discovery(hass, device)
+    entity = "sensor.shed_1_voltage_cell_1"
+    before = state(hass, entity)
+    assert before != STATE_UNAVAILABLE
+    await node.restart(downtime=1.0)
+    assert not node.connections
+    # Cell 1 loses charge meanwhile: only a new frame can tell.
+    device.battery.cells[0].charge -= 0.2 * device.battery.capacity
+    await until(
+        lambda: state(hass, entity) not in (before, STATE_UNAVAILABLE), seconds=90
+    )
+    assert float(state(hass, entity)) == pytest.approx(
+        device.measure().cell_voltages[0], abs=0.002
+    )
