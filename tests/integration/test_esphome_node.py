@@ -11,6 +11,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, CONF_PASSWORD, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -145,3 +146,59 @@ async def test_values_come_back_after_the_node_restarts(
     assert float(state(hass, entity)) == pytest.approx(
         device.measure().cell_voltages[0], abs=0.002
     )
+
+
+async def test_a_full_node_refuses_and_the_write_says_so(
+    hass: HomeAssistant, node: EsphomeNode
+) -> None:
+    """The node refuses the connection: a translated error, nothing written."""
+    device = balancer(node)
+    await add_through_discovery(hass, device)
+    node.refuse_connections = True
+    device.drop_link(mid_frame=False)
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: "number.shed_1_trigger_delta", ATTR_VALUE: 8},
+            blocking=True,
+        )
+    assert caught.value.translation_domain == DOMAIN
+    assert "Shed 1" in str(caught.value)
+    assert device.writes == []
+    await until(lambda: state(hass, "sensor.shed_1_total_voltage") == STATE_UNAVAILABLE)
+    # A slot again: the values come back by themselves.
+    node.refuse_connections = False
+    await until(
+        lambda: state(hass, "sensor.shed_1_total_voltage") != STATE_UNAVAILABLE,
+        seconds=90,
+    )
+
+
+async def test_a_link_lost_mid_frame_shows_no_torn_frame(
+    hass: HomeAssistant, node: EsphomeNode
+) -> None:
+    """Half a frame, then the device drops the link: the half is never decoded."""
+    device = balancer(node)
+    await add_through_discovery(hass, device)
+    entity = "sensor.shed_1_voltage_cell_1"
+    seen: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: seen.append(event.data["new_state"].state)
+        if event.data["entity_id"] == entity
+        else None,
+    )
+    device.battery.cells[0].charge -= 0.2 * device.battery.capacity
+    device.drop_link(mid_frame=True)
+    expected = device.measure().cell_voltages[0]
+    await until(
+        lambda: any(
+            value != STATE_UNAVAILABLE
+            and float(value) == pytest.approx(expected, abs=0.002)
+            for value in seen
+        ),
+        seconds=90,
+    )
+    # Nothing in between but the true value and, at most, unavailable.
+    assert {value for value in seen if value != STATE_UNAVAILABLE} == {seen[-1]}
