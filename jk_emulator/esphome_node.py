@@ -240,11 +240,12 @@ class EsphomeNode:
         self.mac = mac
         self.clients: set[_ApiClient] = set()
         self.connections: dict[int, _Connection] = {}
-        # Faults: connections refused although a slot is free; a slot freed
-        # this much later than the disconnect (s).
-        self.refuse_connections = False
+        # Faults: slots held by someone else (another Home Assistant, a
+        # phone); a slot freed this much later than the disconnect (s).
+        self.busy_slots = 0
         self.late_free_slot = 0.0
-        self._freed_late: set[int] = set()
+        # Slots freed but not reported free yet, and when they will be.
+        self._freed_late: dict[int, asyncio.TimerHandle] = {}
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -269,8 +270,13 @@ class EsphomeNode:
         await self.start(self.port)
 
     def drop_clients(self) -> None:
-        for address in list(self.connections):
-            self._release(address)
+        """Drop every device connection and API client (the node went down)."""
+        for connection in self.connections.values():
+            connection.device.disconnect(connection.link)
+        self.connections.clear()
+        for timer in self._freed_late.values():
+            timer.cancel()
+        self._freed_late.clear()
         for client in list(self.clients):
             client.close()
 
@@ -311,8 +317,16 @@ class EsphomeNode:
             ]
         )
 
+    def _used(self) -> int:
+        return len(self.connections) + len(self._freed_late) + self.busy_slots
+
+    def hold_slots(self, count: int) -> None:
+        """Let someone else hold ``count`` slots (0: give them back)."""
+        self.busy_slots = count
+        self._tell_free_slots()
+
     def free_slots(self) -> Any:
-        used = len(self.connections) + len(self._freed_late)
+        used = self._used()
         return _pb.BluetoothConnectionsFreeResponse(
             free=max(self.radio.slots - used, 0),
             limit=self.radio.slots,
@@ -351,9 +365,13 @@ class EsphomeNode:
         ):
             return
         error = self._connect(address)
+        # A node without a free slot says only "not connected", as ESPHome does.
         client.send(
             _pb.BluetoothDeviceConnectionResponse(
-                address=address, connected=not error, mtu=MTU, error=error
+                address=address,
+                connected=not error,
+                mtu=MTU,
+                error=0 if error == REASON_NO_SLOT else error,
             )
         )
         self._tell_free_slots()
@@ -365,8 +383,7 @@ class EsphomeNode:
         device = self.radio.devices.get(int_to_mac(address))
         if device is None:
             return REASON_NOT_FOUND
-        used = len(self.connections) + len(self._freed_late)
-        if self.refuse_connections or used >= self.radio.slots:
+        if self._used() >= self.radio.slots:
             return REASON_NO_SLOT
         try:
             link = device.connect(
@@ -384,14 +401,13 @@ class EsphomeNode:
             return
         connection.device.disconnect(connection.link)
         if self.late_free_slot:
-            self._freed_late.add(address)
-            asyncio.get_running_loop().call_later(
+            self._freed_late[address] = asyncio.get_running_loop().call_later(
                 self.late_free_slot, self._free_late, address
             )
         self._tell_free_slots()
 
     def _free_late(self, address: int) -> None:
-        self._freed_late.discard(address)
+        self._freed_late.pop(address, None)
         self._tell_free_slots()
 
     def _dropped(self, address: int) -> None:

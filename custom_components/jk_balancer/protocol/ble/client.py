@@ -274,8 +274,11 @@ class BluetoothClient(BalancerClient):
             return
         try:
             await client.disconnect()
-        except BleakError as err:
-            _LOGGER.debug("%s: error while disconnecting: %s", self.name, err)
+        # An ESPHome proxy's disconnect waits for the node to report the slot
+        # free and times out when that report comes late: the link is gone
+        # from here all the same.
+        except (BleakError, TimeoutError) as err:
+            _LOGGER.debug("%s: error while disconnecting: %r", self.name, err)
 
     def _on_disconnected(self, client: BleakClient) -> None:
         if client is not self._client:
