@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, CONF_PASSWORD, STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.jk_balancer.const import DOMAIN
+from custom_components.jk_balancer.const import (
+    CONF_CONNECTION_MODE,
+    CONF_UPDATE_INTERVAL,
+    DOMAIN,
+)
 from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
 from jk_emulator.esphome_node import EsphomeNode
-from tests.integration.conftest import FAST
+from tests.integration.conftest import FAST, setup_entry
 
 NODE_MAC = "0A:00:00:00:E5:01"
 
@@ -230,3 +235,47 @@ async def test_a_slot_reported_free_late_is_waited_for(
         seconds=60,
     )
     assert node.free_slots().free == 0  # the second balancer holds the slot
+
+
+async def test_six_balancers_take_fair_turns_at_a_three_slot_node(
+    hass: HomeAssistant, node: EsphomeNode
+) -> None:
+    """Connecting for each update, six balancers share three slots: every one
+    is read again and again, and the node never holds more than three."""
+    devices = [balancer(node, number) for number in range(1, 7)]
+    await until(
+        lambda: len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 6
+    )
+    peak = 0
+    original = node.device_request
+
+    def counting(client: Any, message: Any) -> None:
+        nonlocal peak
+        original(client, message)
+        peak = max(peak, len(node.connections))
+
+    node.device_request = counting  # type: ignore[method-assign]
+    for device in devices:
+        await setup_entry(
+            hass,
+            device,
+            options={CONF_CONNECTION_MODE: "per_update", CONF_UPDATE_INTERVAL: 5},
+        )
+    reads = {device.address: 0 for device in devices}
+
+    def count(event: Event) -> None:
+        entity_id = event.data["entity_id"]
+        for number, device in enumerate(devices, 1):
+            if entity_id == f"sensor.shed_{number}_voltage_cell_1":
+                reads[device.address] += 1
+
+    hass.bus.async_listen("state_changed", count)
+
+    def all_read_twice() -> bool:
+        # A new charge all the time: only a fresh read changes the state.
+        for device in devices:
+            device.battery.cells[0].charge -= 0.001 * device.battery.capacity
+        return all(value >= 2 for value in reads.values())
+
+    await until(all_read_twice, seconds=90)
+    assert peak <= node.radio.slots
