@@ -164,10 +164,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / "config")
     parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument(
+        "--esphome",
+        action="store_true",
+        help="reach the Bluetooth balancers through an emulated ESPHome node "
+        "and Home Assistant's esphome integration, as owners with a proxy do",
+    )
     args = parser.parse_args(argv)
     prepare_config(args.config)
     base_url = f"http://localhost:{args.port}"
-    env = os.environ | {"JK_DEV_PORT": str(args.port)}
+    env = os.environ | {
+        "JK_DEV_PORT": str(args.port),
+        "JK_DEV_VIA": "esphome" if args.esphome else "virtual",
+    }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "jk_tools.hass", "-c", str(args.config), "--skip-pip"],
         env=env,

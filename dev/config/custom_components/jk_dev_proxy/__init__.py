@@ -1,19 +1,21 @@
 """Virtual JK balancers for the development instance (never shipped).
 
-Bluetooth ones behind a virtual proxy, and DZ-series ones on a virtual RS485
+Bluetooth ones behind a virtual proxy (or an emulated ESPHome node reached
+through Home Assistant's esphome integration), and DZ-series ones on a virtual RS485
 bus: a pseudo-terminal reachable through the stable link ``jk-virtual-rs485``
 in the configuration folder, whose balancers are offered as discovered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import logging
 import math
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, SOURCE_USER
+from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, discovery_flow
 from homeassistant.helpers.typing import ConfigType
@@ -27,6 +29,7 @@ from jk_emulator import (
     VirtualBus,
     VirtualRadio,
 )
+from jk_emulator.esphome_node import EsphomeNode
 from jk_emulator.ha_proxy import async_register_virtual_proxy
 
 DOMAIN = "jk_dev_proxy"
@@ -61,6 +64,10 @@ CONFIG_SCHEMA = vol.Schema(
         DOMAIN: vol.Schema(
             {
                 vol.Optional("slots", default=3): cv.positive_int,
+                # The virtual proxy, or an emulated ESPHome node that Home
+                # Assistant's esphome integration reaches over its native API.
+                vol.Optional("via", default="virtual"): vol.In(["virtual", "esphome"]),
+                vol.Optional("esphome_port", default=16053): cv.port,
                 vol.Optional("speed", default=60.0): vol.Coerce(float),
                 vol.Required("devices"): [DEVICE_SCHEMA],
                 vol.Optional("rs485", default=[]): [BUS_UNIT_SCHEMA],
@@ -94,7 +101,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         _LOGGER.info(
             "Virtual %s %r at %s", device.profile.vendor_id, device.name, device.address
         )
-    _, remove = async_register_virtual_proxy(hass, radio, "Virtual JK proxy")
+    if conf["via"] == "esphome":
+        remove = await _async_start_node(hass, radio, conf["esphome_port"])
+    else:
+        _, remove = async_register_virtual_proxy(hass, radio, "Virtual JK proxy")
     bus = _start_bus(hass, conf)
 
     @callback
@@ -105,6 +115,28 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop)
     return True
+
+
+async def _async_start_node(
+    hass: HomeAssistant, radio: VirtualRadio, port: int
+) -> Callable[[], None]:
+    """Serve the balancers from an emulated ESPHome node, added as an owner
+    adds a node: Home Assistant's esphome integration, by host and port."""
+    node = EsphomeNode(radio, mac=radio.source)
+    await node.start(port)
+    _LOGGER.info("Emulated ESPHome node %s on 127.0.0.1:%s", node.name, port)
+    if not hass.config_entries.async_entries("esphome"):
+        await hass.config_entries.flow.async_init(
+            "esphome",
+            context={"source": SOURCE_USER},
+            data={CONF_HOST: "127.0.0.1", CONF_PORT: port},
+        )
+
+    @callback
+    def remove() -> None:
+        hass.async_create_task(node.stop())
+
+    return remove
 
 
 async def _async_close(bus: VirtualBus) -> None:
