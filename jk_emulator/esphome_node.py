@@ -19,6 +19,7 @@ from typing import Any, Final
 from aioesphomeapi import api_pb2 as _api_pb2
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from aioesphomeapi.model import BluetoothDeviceRequestType, BluetoothProxyFeature
+from bluetooth_data_tools import int_to_bluetooth_address, mac_to_int
 
 from custom_components.jk_balancer.protocol import (
     CHARACTERISTIC_UUID,
@@ -48,6 +49,10 @@ _CCCD: Final = 0x2902
 REASON_REMOTE: Final = 0x13
 REASON_NO_SLOT: Final = 0x09
 REASON_NOT_FOUND: Final = 0x02
+# ATT errors (Bluetooth Core, Vol 3, Part F, 3.4.1.1): reading is not what a
+# JK module does; anything asked of a device not connected is "unlikely".
+ATT_READ_NOT_PERMITTED: Final = 0x02
+ATT_UNLIKELY_ERROR: Final = 0x0E
 
 
 def _uuid_words(uuid: str) -> list[int]:
@@ -58,15 +63,6 @@ def _uuid_words(uuid: str) -> list[int]:
 
 def _short_uuid_words(short: int) -> list[int]:
     return _uuid_words(f"0000{short:04x}-0000-1000-8000-00805f9b34fb")
-
-
-def mac_to_int(address: str) -> int:
-    return int(address.replace(":", ""), 16)
-
-
-def int_to_mac(value: int) -> str:
-    text = f"{value:012X}"
-    return ":".join(text[i : i + 2] for i in range(0, 12, 2))
 
 
 def raw_advertisement(device: BluetoothBalancer) -> bytes:
@@ -213,7 +209,9 @@ class _ApiClient:
         elif name in ("BluetoothGATTReadRequest", "BluetoothGATTReadDescriptorRequest"):
             self.send(
                 _pb.BluetoothGATTErrorResponse(
-                    address=message.address, handle=message.handle, error=0x02
+                    address=message.address,
+                    handle=message.handle,
+                    error=ATT_READ_NOT_PERMITTED,
                 )
             )
         return None
@@ -380,7 +378,7 @@ class EsphomeNode:
         """Connect to the device at ``address``; an HCI error, or 0."""
         if address in self.connections:
             return 0
-        device = self.radio.devices.get(int_to_mac(address))
+        device = self.radio.devices.get(int_to_bluetooth_address(address))
         if device is None:
             return REASON_NOT_FOUND
         if self._used() >= self.radio.slots:
@@ -438,12 +436,22 @@ class EsphomeNode:
         """The write and notify handles: one FFE1 for both, or two (JK02_32S)."""
         return (3, 5) if device.protocol is Protocol.JK02_32S else (3, 3)
 
-    def services(self, client: _ApiClient, address: int) -> None:
+    def _connection(
+        self, client: _ApiClient, address: int, handle: int = 0
+    ) -> _Connection | None:
+        """The connection to ``address``, or None once the client is told
+        there is none."""
         connection = self.connections.get(address)
         if connection is None:
             client.send(
-                _pb.BluetoothGATTErrorResponse(address=address, handle=0, error=0x0E)
+                _pb.BluetoothGATTErrorResponse(
+                    address=address, handle=handle, error=ATT_UNLIKELY_ERROR
+                )
             )
+        return connection
+
+    def services(self, client: _ApiClient, address: int) -> None:
+        if (connection := self._connection(client, address)) is None:
             return
         write, notify = self._handles(connection.device)
         characteristics = [
@@ -480,13 +488,8 @@ class EsphomeNode:
         client.send(_pb.BluetoothGATTGetServicesDoneResponse(address=address))
 
     def notify(self, client: _ApiClient, message: Any) -> None:
-        connection = self.connections.get(message.address)
+        connection = self._connection(client, message.address, message.handle)
         if connection is None:
-            client.send(
-                _pb.BluetoothGATTErrorResponse(
-                    address=message.address, handle=message.handle, error=0x0E
-                )
-            )
             return
         if message.enable:
             connection.notifying.add(message.handle)
@@ -499,13 +502,8 @@ class EsphomeNode:
         )
 
     def write(self, client: _ApiClient, message: Any, *, descriptor: bool) -> None:
-        connection = self.connections.get(message.address)
+        connection = self._connection(client, message.address, message.handle)
         if connection is None:
-            client.send(
-                _pb.BluetoothGATTErrorResponse(
-                    address=message.address, handle=message.handle, error=0x0E
-                )
-            )
             return
         if not descriptor:
             connection.device.receive(connection.link, bytes(message.data))

@@ -63,7 +63,8 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
         def _async_member_updated(entry_id: str) -> None:
             if entry_id in self.members:
                 if entry_id not in self._linked:
-                    self._async_link(entry_id)
+                    registry = dr.async_get(self.hass)
+                    self._async_link(registry, self._pack_device(registry), entry_id)
                 self._async_combine()
 
         @callback
@@ -91,12 +92,11 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
         pack = self._pack_device(registry)
         for entry in self.hass.config_entries.async_entries(DOMAIN):
             if entry.entry_id in self.members:
+                self._async_link(registry, pack, entry.entry_id)
                 continue
             for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
                 if device.via_device_id == pack.id:
                     registry.async_update_device(device.id, via_device_id=None)
-        for entry_id in self.members:
-            self._async_link(entry_id)
 
     def _pack_device(self, registry: dr.DeviceRegistry) -> dr.DeviceEntry:
         return registry.async_get_or_create(
@@ -104,11 +104,11 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
         )
 
     @callback
-    def _async_link(self, entry_id: str) -> None:
+    def _async_link(
+        self, registry: dr.DeviceRegistry, pack: dr.DeviceEntry, entry_id: str
+    ) -> None:
         """The balancer's device is connected via the pack's: the pack's page
         lists its balancers, each balancer's page names its pack."""
-        registry = dr.async_get(self.hass)
-        pack = self._pack_device(registry)
         for device in dr.async_entries_for_config_entry(registry, entry_id):
             if device.via_device_id != pack.id:
                 registry.async_update_device(device.id, via_device_id=pack.id)
