@@ -170,12 +170,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="reach the Bluetooth balancers through an emulated ESPHome node "
         "and Home Assistant's esphome integration, as owners with a proxy do",
     )
+    parser.add_argument(
+        "--esphome-port",
+        type=int,
+        default=16053,
+        help="the emulated node's port on 127.0.0.1 (with --esphome)",
+    )
     args = parser.parse_args(argv)
     prepare_config(args.config)
     base_url = f"http://localhost:{args.port}"
     env = os.environ | {
         "JK_DEV_PORT": str(args.port),
         "JK_DEV_VIA": "esphome" if args.esphome else "virtual",
+        "JK_DEV_ESPHOME_PORT": str(args.esphome_port),
     }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "jk_tools.hass", "-c", str(args.config), "--skip-pip"],

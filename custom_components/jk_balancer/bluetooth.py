@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from bleak.backends.device import BLEDevice
+from habluetooth import HaScannerRegistration, HaScannerRegistrationEvent, get_manager
 from homeassistant.components import bluetooth
 from homeassistant.components.bluetooth.match import ADDRESS, BluetoothCallbackMatcher
 from homeassistant.config_entries import ConfigEntry
@@ -69,10 +70,15 @@ def async_ble_device(hass: HomeAssistant, address: str) -> BLEDevice:
         hass, address, connectable=True
     )
     if ble_device is None:
-        raise DeviceNotInRangeError(
-            "not in range of any Bluetooth adapter or proxy", address=address
-        )
+        raise _not_in_range(address)
     return ble_device
+
+
+def _not_in_range(address: str) -> DeviceNotInRangeError:
+    return DeviceNotInRangeError(
+        "not in range of any Bluetooth adapter or proxy that is online",
+        address=address,
+    )
 
 
 class BluetoothLink(BalancerLink):
@@ -153,6 +159,11 @@ class BluetoothLink(BalancerLink):
                 self.hass, self.async_device_gone, self.address, connectable=True
             )
         )
+        entry.async_on_unload(
+            get_manager().async_register_scanner_registration_callback(
+                self._async_scanner_changed, None
+            )
+        )
 
     def add_frame_listener(
         self, listener: Callable[[Snapshot], None]
@@ -198,7 +209,17 @@ class BluetoothLink(BalancerLink):
         """Through whichever adapter or proxy hears the device now."""
         if not self.client.is_connected:
             self.client.set_ble_device(async_ble_device(self.hass, self.address))
-        return await self.client.read()
+        try:
+            return await self.client.read()
+        except DeviceConnectionError as err:
+            # Home Assistant remembers a device for minutes after the only
+            # proxy that heard it went offline, and connecting then fails as
+            # if that proxy's slots were full: say what is true.
+            if self.client.closed or bluetooth.async_scanner_devices_by_address(
+                self.hass, self.address, connectable=True
+            ):
+                raise
+            raise _not_in_range(self.address) from err
 
     # -- a kept-open link ------------------------------------------------------
 
@@ -249,7 +270,14 @@ class BluetoothLink(BalancerLink):
         link lost twice in a row would stay down that long.
         """
         coordinator = self._coordinator
-        if coordinator is None or self.client.closed or self._lent_until is not None:
+        if (
+            coordinator is None
+            or self.client.closed
+            or self._lent_until is not None
+            # Proxies drop their links as Home Assistant stops, and its
+            # Bluetooth is going: no new connection now.
+            or self.hass.is_stopping
+        ):
             return
         if self._reconnect is None or self._reconnect.done():
             self._reconnect = self.entry.async_create_background_task(
@@ -279,6 +307,20 @@ class BluetoothLink(BalancerLink):
         """Use the newest BLEDevice; retry at once if the device was gone."""
         self.client.set_ble_device(service_info.device)
         if self._coordinator is not None and not self._coordinator.last_update_success:
+            self._async_reconnect_now()
+
+    @callback
+    def _async_scanner_changed(self, registration: HaScannerRegistration) -> None:
+        """An adapter or proxy came (back) online: retry at once if failed.
+
+        Its advertisements repeat what Home Assistant remembers from before,
+        so they alone would not say that the device is reachable again.
+        """
+        if (
+            registration.event is HaScannerRegistrationEvent.ADDED
+            and self._coordinator is not None
+            and not self._coordinator.last_update_success
+        ):
             self._async_reconnect_now()
 
     @callback

@@ -8,7 +8,8 @@ screenshot of every step in ``artifacts/browser-<Home Assistant version>``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -31,6 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # One folder per Home Assistant release the journey ran on.
 ARTIFACTS = ROOT / "artifacts" / f"browser-{HA_VERSION}"
+NODE_ARTIFACTS = ROOT / "artifacts" / f"browser-{HA_VERSION}-esphome"
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a headless Chromium on a machine without network or sandbox.
 CHROMIUM_ARGS = [
@@ -144,6 +146,18 @@ class Instance:
             assert time.monotonic() < deadline, f"{entity_id} is named {name}"
             await page.wait_for_timeout(200)
 
+    def call_service(self, domain: str, service: str, data: dict[str, Any]) -> None:
+        self._call(f"/api/services/{domain}/{service}", data)
+
+    async def wait_for_change(
+        self, page: Page, entity_id: str, old: str, seconds: float = 20
+    ) -> None:
+        """Wait until the entity holds something other than ``old``."""
+        deadline = time.monotonic() + seconds
+        while (state := self.state(entity_id)) == old:
+            assert time.monotonic() < deadline, f"{entity_id} is still {state}"
+            await page.wait_for_timeout(200)
+
     async def wait_for_state(
         self, page: Page, entity_id: str, expected: str, seconds: float = 20
     ) -> None:
@@ -156,8 +170,7 @@ class Instance:
             await page.wait_for_timeout(200)
 
 
-@pytest.fixture
-def instance(tmp_path: Path, socket_enabled: None) -> Iterator[Instance]:
+def run_instance(config: Path, *options: str) -> Iterator[Instance]:
     """The development instance on a free port; stopped (Ctrl-C) afterwards."""
     port = free_port()
     process = subprocess.Popen(
@@ -166,9 +179,10 @@ def instance(tmp_path: Path, socket_enabled: None) -> Iterator[Instance]:
             "-m",
             "jk_tools.develop",
             "--config",
-            str(tmp_path / "config"),
+            str(config),
             "--port",
             str(port),
+            *options,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -200,6 +214,21 @@ def instance(tmp_path: Path, socket_enabled: None) -> Iterator[Instance]:
     assert "Traceback" not in rest, rest[-3000:]
 
 
+@pytest.fixture
+def instance(tmp_path: Path, socket_enabled: None) -> Iterator[Instance]:
+    """The development instance, its balancers behind the virtual proxy."""
+    yield from run_instance(tmp_path / "config")
+
+
+@pytest.fixture
+def node_instance(tmp_path: Path, socket_enabled: None) -> Iterator[Instance]:
+    """The development instance reaching its Bluetooth balancers through the
+    emulated ESPHome node, as owners with a proxy do."""
+    yield from run_instance(
+        tmp_path / "config", "--esphome", "--esphome-port", str(free_port())
+    )
+
+
 async def serve_brand_images(route: Route) -> None:
     """The brand CDN, for this integration: our brand/ files."""
     parts = urllib.parse.urlsplit(route.request.url).path.split("/")
@@ -212,14 +241,18 @@ async def serve_brand_images(route: Route) -> None:
     await route.fulfill(status=404)
 
 
-async def shot(page: Page, name: str, *, full_page: bool = False) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=full_page)
+async def shot(
+    page: Page, name: str, *, full_page: bool = False, folder: Path = ARTIFACTS
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=folder / f"{name}.png", full_page=full_page)
 
 
-async def test_user_journey(instance: Instance) -> None:
+@contextlib.asynccontextmanager
+async def browser_page(artifacts: Path) -> AsyncIterator[Page]:
+    """A Chromium page; ``artifacts`` emptied for this run's screenshots."""
     # Only this run's screenshots: none left over from renamed steps.
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    shutil.rmtree(artifacts, ignore_errors=True)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
@@ -234,15 +267,13 @@ async def test_user_journey(instance: Instance) -> None:
         await page.route("https://brands.home-assistant.io/**", serve_brand_images)
         page.set_default_timeout(STEP_TIMEOUT)
         expect.set_options(timeout=STEP_TIMEOUT)
+        yield page
+        await browser.close()
 
-        # Log in with the documented development login.
-        await page.goto(instance.base + "/")
-        await page.get_by_role("textbox", name="Username").fill("dev")
-        await page.get_by_role("textbox", name="Password").fill("dev")
-        await shot(page, "01_login")
-        await page.get_by_role("button", name="Log in").click()
-        # Logged in: the main view (its path differs between releases).
-        await expect(page.locator("home-assistant-main")).to_be_attached()
+
+async def test_user_journey(instance: Instance) -> None:
+    async with browser_page(ARTIFACTS) as page:
+        await log_in(page, instance, ARTIFACTS)
 
         # The four virtual Bluetooth balancers are discovered.
         await page.goto(instance.base + "/config/integrations/dashboard")
@@ -334,7 +365,91 @@ async def test_user_journey(instance: Instance) -> None:
         await group_the_bus_balancers(page, instance)
         await show_the_cell_card(page, instance)
         await check_names_fit(page, instance)
-        await browser.close()
+
+
+async def test_journey_through_an_esphome_node(node_instance: Instance) -> None:
+    """What an owner with an ESPHome Bluetooth proxy sees: the balancers found
+    through the node, one added, read and written through it, and back after
+    the node restarts."""
+    instance = node_instance
+    folder = NODE_ARTIFACTS
+    async with browser_page(folder) as page:
+        await log_in(page, instance, folder)
+
+        # The node is an ESPHome device of its own, added by host and port.
+        await page.goto(instance.base + "/config/integrations/integration/esphome")
+        await expect(page.get_by_text("Virtual JK proxy").first).to_be_visible()
+        await shot(page, "02_esphome_node", folder=folder)
+
+        # The four Bluetooth balancers are discovered through it.
+        await page.goto(instance.base + "/config/integrations/dashboard")
+        cards = page.locator("ha-config-flow-card")
+        for name in ("Garage 12V", "House bank", "Rack 24S", "Cabin 12V"):
+            await expect(cards.filter(has_text=name)).to_be_visible()
+        await shot(page, "03_discovered", folder=folder)
+
+        # The password is checked through the node.
+        await (
+            cards.filter(has_text="House bank")
+            .get_by_role("button", name="Add")
+            .click()
+        )
+        dialog = page.locator("dialog-data-entry-flow")
+        password = dialog.get_by_role("textbox", name="Password")
+        await password.fill("0000")
+        await dialog.get_by_role("button", name="Submit").click()
+        await expect(dialog.get_by_text("Wrong password")).to_be_visible()
+        await password.fill("1234")
+        await dialog.get_by_role("button", name="Submit").click()
+        await expect(dialog.get_by_text("JK-B2A16S")).to_be_visible()
+        await shot(page, "04_device_created", folder=folder)
+        await dialog.get_by_role("button", name="Skip and finish").click()
+
+        # Every cell, read through the node's 20-byte notifications.
+        await page.set_viewport_size({"width": 1400, "height": 2700})
+        await page.goto(instance.base + "/config/devices/dashboard")
+        await page.get_by_text("House bank").first.click()
+        await page.wait_for_url("**/config/devices/device/**")
+        for cell in range(1, 17):
+            row = page.locator("hui-sensor-entity-row").filter(
+                has=page.get_by_text(f"Voltage cell {cell}", exact=True)
+            )
+            await expect(row.first).to_contain_text(re.compile(r"\d\.\d{3}\sV"))
+
+        # A setting written through the node and confirmed by reading it back.
+        trigger = setting(page, "Trigger delta")
+        await expect(trigger).to_have_value("5")
+        await trigger.fill("8")
+        await trigger.press("Enter")
+        await instance.wait_for_state(page, "number.house_bank_trigger_delta", "8")
+        await expect(trigger).to_have_value("8")
+        await shot(page, "05_device_page_trigger_written", folder=folder)
+
+        # The node restarts (as after an update): the link comes back by
+        # itself, fresh values arrive and a write goes through again.
+        cell = "sensor.house_bank_voltage_cell_1"
+        before = instance.state(cell)
+        instance.call_service("jk_dev_proxy", "restart_node", {"downtime": 10})
+        await page.wait_for_timeout(10_000)
+        await instance.wait_for_change(page, cell, before, seconds=90)
+        await trigger.fill("6")
+        await trigger.press("Enter")
+        await instance.wait_for_state(page, "number.house_bank_trigger_delta", "6")
+        await expect(trigger).to_have_value("6")
+        total = page.locator("hui-sensor-entity-row").filter(has_text="Total voltage")
+        await expect(total.first).to_contain_text(re.compile(r"\d+\.\d+\sV"))
+        await shot(page, "06_written_after_node_restart", folder=folder)
+
+
+async def log_in(page: Page, instance: Instance, folder: Path) -> None:
+    """Log in with the documented development login."""
+    await page.goto(instance.base + "/")
+    await page.get_by_role("textbox", name="Username").fill("dev")
+    await page.get_by_role("textbox", name="Password").fill("dev")
+    await shot(page, "01_login", folder=folder)
+    await page.get_by_role("button", name="Log in").click()
+    # Logged in: the main view (its path differs between releases).
+    await expect(page.locator("home-assistant-main")).to_be_attached()
 
 
 async def row_top(page: Page, name: str) -> float:

@@ -153,6 +153,32 @@ async def test_values_come_back_after_the_node_restarts(
     )
 
 
+async def test_a_node_gone_offline_is_not_taken_for_a_full_one(
+    hass: HomeAssistant, node: EsphomeNode
+) -> None:
+    """The only proxy in range loses power: unavailable, said to be out of
+    range of anything online (not that the slots are full), then back."""
+    device = balancer(node)
+    entry_id = await add_through_discovery(hass, device)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    entity = "sensor.shed_1_total_voltage"
+    await node.stop()
+    # Connection attempts bridge a short restart; then it is said.
+    await until(lambda: state(hass, entity) == STATE_UNAVAILABLE, seconds=60)
+    failure = entry.runtime_data.last_exception
+    assert isinstance(failure, HomeAssistantError)
+    assert str(failure) == (
+        f"{device.address} is not in range of any Bluetooth adapter or proxy "
+        "that is online"
+    )
+    # Back online, its advertisements repeat what Home Assistant remembers:
+    # the node's return itself brings the values back, long before the next
+    # update (30 s).
+    await node.start(node.port)
+    await until(lambda: state(hass, entity) != STATE_UNAVAILABLE, seconds=15)
+
+
 async def test_a_full_node_is_said_so_and_nothing_is_written(
     hass: HomeAssistant, node: EsphomeNode
 ) -> None:

@@ -12,7 +12,7 @@ from homeassistant.components.bluetooth import (
 )
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant
 import pytest
 
 from custom_components.jk_balancer import bluetooth as bluetooth_module
@@ -109,6 +109,21 @@ async def test_lost_link_is_reestablished_at_once(
     assert proxy.radio.connection_attempts == attempts + 1
     assert len(proxy.radio.connections) == 1
     assert available(hass, "sensor.jk_b2a16s_total_voltage")
+
+
+async def test_no_new_link_while_home_assistant_stops(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """Proxies drop their links as Home Assistant stops: nothing reconnects
+    into a Bluetooth stack on its way down."""
+    device = proxy.add()
+    await setup_entry(hass, device)
+    attempts = proxy.radio.connection_attempts
+    hass.set_state(CoreState.stopping)
+    device.drop_link(mid_frame=False)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert proxy.radio.connection_attempts == attempts
+    hass.set_state(CoreState.running)
 
 
 async def test_home_assistant_no_longer_hearing_the_device(

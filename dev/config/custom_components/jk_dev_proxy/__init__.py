@@ -16,7 +16,7 @@ from typing import Any
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, SOURCE_USER
 from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant, ServiceCall, callback
 from homeassistant.helpers import config_validation as cv, discovery_flow
 from homeassistant.helpers.typing import ConfigType
 import voluptuous as vol
@@ -125,6 +125,22 @@ async def _async_start_node(
     node = EsphomeNode(radio, mac=radio.source)
     await node.start(port)
     _LOGGER.info("Emulated ESPHome node %s on 127.0.0.1:%s", node.name, port)
+
+    @callback
+    def _restart(call: ServiceCall) -> None:
+        _LOGGER.info("Emulated ESPHome node restarts")
+        # Not awaited: the caller returns while the node is down.
+        hass.async_create_background_task(
+            node.restart(call.data["downtime"]), "emulated node restart"
+        )
+
+    # What a proxy's power cut looks like (the browser journey uses it).
+    hass.services.async_register(
+        DOMAIN,
+        "restart_node",
+        _restart,
+        vol.Schema({vol.Optional("downtime", default=5.0): vol.Coerce(float)}),
+    )
     if not hass.config_entries.async_entries("esphome"):
         await hass.config_entries.flow.async_init(
             "esphome",
