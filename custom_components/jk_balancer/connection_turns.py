@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 import contextlib
 import math
 
+from bluetooth_data_tools import int_to_bluetooth_address
 from homeassistant.components import bluetooth
 from homeassistant.core import HomeAssistant
 from homeassistant.util.hass_dict import HassKey
@@ -92,7 +93,9 @@ class ConnectionTurns:
             if self._radio_of.get(other) == radio
         }
         durations[address] = self._durations.get(address, DEFAULT_TURN_SECONDS)
-        capacity = self._capacities().get(radio, 1)
+        # A radio whose slots others hold all serves one at a time once one
+        # comes free.
+        capacity = max(self._capacities().get(radio, 1), 1)
         return max(1, math.ceil(sum(durations.values()) / capacity))
 
     def _radios(self, address: str) -> list[str]:
@@ -118,7 +121,8 @@ class ConnectionTurns:
             if allocations is None:
                 capacities[scanner.source] = 1
                 continue
-            held_by_others = len(set(allocations.allocated) - ours)
+            allocated = {_address(held) for held in allocations.allocated}
+            held_by_others = len(allocated - ours)
             capacities[scanner.source] = max(allocations.slots - held_by_others, 0)
         return capacities
 
@@ -155,3 +159,11 @@ def async_get_turns(hass: HomeAssistant) -> ConnectionTurns:
     if (turns := hass.data.get(DATA_TURNS)) is None:
         turns = hass.data[DATA_TURNS] = ConnectionTurns(hass)
     return turns
+
+
+def _address(allocated: str | int) -> str:
+    """A proxy's allocation as an address: bleak-esphome before 4.0 (Home
+    Assistant 2026.2) reports a node's connections as integers."""
+    if isinstance(allocated, int):
+        return str(int_to_bluetooth_address(allocated))
+    return allocated.upper()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from unittest.mock import patch
 
+from bleak_retry_connector.bluez import Allocations
 from homeassistant.components.bluetooth import async_last_service_info
 from homeassistant.config_entries import SOURCE_BLUETOOTH, ConfigEntryState
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
@@ -291,6 +292,30 @@ async def test_manual_entry_for_a_configured_address_aborts(
     result = await start_user_flow(hass, "bluetooth_device")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_devices_found"
+
+
+async def test_options_open_while_others_hold_every_slot(
+    hass: HomeAssistant, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another integration's links fill the proxy: the dialog still opens and
+    estimates as if one slot comes free (it divided by zero)."""
+    device = proxy.add()
+    entry = await setup_entry(
+        hass, device, options={CONF_CONNECTION_MODE: "per_update"}
+    )
+    monkeypatch.setattr(
+        proxy.scanner,
+        "get_allocations",
+        lambda: Allocations(
+            adapter=proxy.scanner.source,
+            slots=proxy.radio.slots,
+            free=0,
+            allocated=[f"AA:BB:CC:00:00:{n:02X}" for n in range(proxy.radio.slots)],
+        ),
+    )
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "per_update"
+    assert int(result["description_placeholders"]["sustainable"]) >= 1
 
 
 async def test_options_name_the_device_and_tell_the_interval_slots_sustain(

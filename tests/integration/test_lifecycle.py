@@ -16,6 +16,7 @@ from pathlib import Path
 import socket
 from unittest.mock import patch
 
+from bleak_retry_connector.bluez import Allocations
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
 from homeassistant.config_entries import (
@@ -483,3 +484,36 @@ async def test_each_proxy_admits_as_many_balancers_as_it_has_slots(
     finally:
         remove()
     assert inside == {house.address, shed.address}
+
+
+async def test_our_own_links_are_ours_however_the_proxy_reports_them(
+    hass: HomeAssistant, proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bleak-esphome before 4.0 (Home Assistant 2026.2) reports a node's
+    connections as integers: a link of ours taking its turn is still ours, so
+    the node's other slot is used, not taken to be held by someone else."""
+    proxy.radio.slots = 2
+    first, second = proxy.add(), proxy.add()
+    monkeypatch.setattr(
+        proxy.scanner,
+        "get_allocations",
+        lambda: Allocations(
+            adapter=proxy.scanner.source,
+            slots=2,
+            free=1,
+            allocated=[int(first.address.replace(":", ""), 16)],
+        ),
+    )
+    turns = async_get_turns(hass)
+    both = asyncio.Event()
+    inside: set[str] = set()
+
+    async def update(address: str) -> None:
+        async with turns.turn(address):
+            inside.add(address)
+            if len(inside) == 2:
+                both.set()
+            await both.wait()
+
+    async with asyncio.timeout(2):
+        await asyncio.gather(update(first.address), update(second.address))
