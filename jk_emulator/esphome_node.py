@@ -5,8 +5,8 @@ connect to it over TCP as to a real node, so the code owners run is exercised:
 the node's advertisements, connection slots and their free-slot reports, GATT
 service discovery, notifications of 20 bytes, writes without response, and the
 faults a real node shows. Messages are ``aioesphomeapi``'s own protobuf
-definitions; the server and the framing (plaintext: a zero byte, then the
-payload length and the message type as varints) are written here.
+definitions; the server is written here, and the framing (plaintext, or noise
+with an encryption key) in ``esphome_frames``.
 
 Development and test tooling: never shipped.
 """
@@ -28,6 +28,7 @@ from custom_components.jk_balancer.protocol import (
 )
 
 from .ble import BluetoothBalancer, Link, LinkRefused
+from .esphome_frames import ApiFrames, accept as accept_frames
 from .radio import MTU, VirtualRadio
 
 # Generated protobuf classes: attributes that type checkers cannot see.
@@ -80,28 +81,6 @@ def raw_advertisement(device: BluetoothBalancer) -> bytes:
     return b"".join(bytes([len(s)]) + s for s in structures)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-async def _read_varint(reader: asyncio.StreamReader) -> int:
-    value = shift = 0
-    while True:
-        byte = (await reader.readexactly(1))[0]
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value
-        shift += 7
-
-
 class _Connection:
     """A device connection the node holds for an API client."""
 
@@ -125,21 +104,27 @@ class _ApiClient:
         self.writer = writer
         self.advertising: asyncio.Task[None] | None = None
         self.wants_free_slots = False
+        self.frames: ApiFrames | None = None
 
     def send(self, message: Any) -> None:
-        payload = message.SerializeToString()
-        self.writer.write(
-            b"\x00" + _varint(len(payload)) + _varint(_TYPE_OF[type(message)]) + payload
-        )
+        if self.frames is not None:
+            self.frames.write(_TYPE_OF[type(message)], message.SerializeToString())
 
     async def serve(self) -> None:
+        node = self.node
         try:
+            self.frames = await accept_frames(
+                self.reader,
+                self.writer,
+                noise_psk=node.noise_psk,
+                name=node.name,
+                mac=node.mac,
+            )
+            if self.frames is None:
+                await self.writer.drain()
+                return
             while True:
-                if (await self.reader.readexactly(1)) != b"\x00":
-                    return  # not plaintext (a noise handshake): refuse
-                length = await _read_varint(self.reader)
-                kind = await _read_varint(self.reader)
-                payload = await self.reader.readexactly(length)
+                kind, payload = await self.frames.read()
                 proto = MESSAGE_TYPE_TO_PROTO.get(kind)
                 if proto is None:
                     continue
@@ -223,7 +208,7 @@ class _ApiClient:
 
 
 class EsphomeNode:
-    """An ESPHome Bluetooth proxy reached over the native API (plaintext)."""
+    """An ESPHome Bluetooth proxy reached over the native API."""
 
     def __init__(
         self,
@@ -231,11 +216,17 @@ class EsphomeNode:
         *,
         name: str = "jk-virtual-proxy",
         mac: str = "0A:00:00:00:E5:01",
+        noise_psk: str | None = None,
     ) -> None:
-        """Serve the devices of ``radio`` with its number of connection slots."""
+        """Serve the devices of ``radio`` with its number of connection slots.
+
+        ``noise_psk``: the node's encryption key (base64 of 32 bytes), as an
+        ESPHome configuration's ``api: encryption: key:``; None for plaintext.
+        """
         self.radio = radio
         self.name = name
         self.mac = mac
+        self.noise_psk = noise_psk
         self.clients: set[_ApiClient] = set()
         self.connections: dict[int, _Connection] = {}
         # Faults: slots held by someone else (another Home Assistant, a
@@ -378,6 +369,7 @@ class EsphomeNode:
         """Connect to the device at ``address``; an HCI error, or 0."""
         if address in self.connections:
             return 0
+        self.radio.connection_attempts += 1
         device = self.radio.devices.get(int_to_bluetooth_address(address))
         if device is None:
             return REASON_NOT_FOUND

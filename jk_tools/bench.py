@@ -10,6 +10,8 @@
 ``slots``     balancers sharing proxies' connection slots, connecting per update
               (``--balancers``, ``--proxies``, ``--slots``, ``--interval``,
               ``--minutes``);
+``--esphome`` ``snapshot`` and ``slots`` through Home Assistant's esphome
+              integration and emulated ESPHome nodes on 127.0.0.1;
 ``bus``       a poll cycle of 1 to 15 balancers on one RS485 bus: time and CPU;
 ``serial``    pyserial-asyncio-fast next to serialx (Home Assistant 2026.11's
               serial library): a poll's time and CPU, a pulled adapter, install;
@@ -103,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--minutes", type=float, default=30.0, help="simulated minutes for 'slots'"
     )
+    parser.add_argument(
+        "--esphome",
+        action="store_true",
+        help="'snapshot' and 'slots' through Home Assistant's esphome integration "
+        "and emulated ESPHome nodes instead of virtual proxies",
+    )
     args = parser.parse_args(argv)
     if unknown := set(args.sections) - set(SECTIONS):
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
@@ -115,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif section == "memory":
             bench_memory()
         elif section == "snapshot":
-            bench_snapshot()
+            bench_snapshot(esphome=args.esphome)
         elif section == "cost":
             bench_cost(args.hours)
         elif section == "bus":
@@ -128,7 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_energy()
         else:
             bench_slots(
-                args.minutes, args.balancers, args.slots, args.interval, args.proxies
+                args.minutes,
+                args.balancers,
+                args.slots,
+                args.interval,
+                args.proxies,
+                esphome=args.esphome,
             )
     return 0
 

@@ -9,6 +9,7 @@ import statistics
 import time
 from typing import Any
 
+from homeassistant.components import bluetooth
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, callback
 
@@ -49,20 +50,48 @@ class _TimedBalancer(BluetoothBalancer):
         return link
 
 
-async def _first_snapshots(profile: str, connects: int) -> list[float]:
+async def _time_first_snapshots(
+    client: BluetoothClient, device: _TimedBalancer, connects: int
+) -> list[tuple[float, float]]:
+    """Link up to first snapshot, and asked to first snapshot, per connect."""
+    loop = asyncio.get_running_loop()
+    durations = []
+    for _ in range(connects):
+        asked = loop.time()
+        await client.read()
+        now = loop.time()
+        durations.append((now - device.linked_at, now - asked))
+        await client.disconnect()
+    return durations
+
+
+async def _first_snapshots(profile: str, connects: int) -> list[tuple[float, float]]:
+    """The client on the virtual radio's bleak backend, no Home Assistant."""
     radio = VirtualRadio(slots=1)
     device = _TimedBalancer(PROFILES[profile], address="C8:47:80:00:00:01")
     radio.add(device)
     client = BluetoothClient(
         radio.ble_device(device.address), backend=radio.client_class
     )
-    loop = asyncio.get_running_loop()
-    durations = []
-    for _ in range(connects):
-        await client.read()
-        durations.append(loop.time() - device.linked_at)
-        await client.disconnect()
-    return durations
+    return await _time_first_snapshots(client, device, connects)
+
+
+async def _first_snapshots_through_node(
+    sim: Simulation, profile: str, connects: int
+) -> list[tuple[float, float]]:
+    """The client in Home Assistant, through its esphome integration,
+    bleak-esphome and aioesphomeapi to an emulated node, in real time."""
+    device = _TimedBalancer(
+        PROFILES[profile], address=f"C8:47:80:00:00:{len(sim.devices) + 1:02X}"
+    )
+    sim.radios[0].add(device)
+    sim.devices.append(device)
+    await sim.heard(device)
+    ble_device = bluetooth.async_ble_device_from_address(
+        sim.hass, device.address, connectable=True
+    )
+    assert ble_device is not None
+    return await _time_first_snapshots(BluetoothClient(ble_device), device, connects)
 
 
 def app_first_cell_info() -> list[tuple[str, float]]:
@@ -89,8 +118,14 @@ def app_first_cell_info() -> list[tuple[str, float]]:
     return results
 
 
-def bench_snapshot(connects: int = 5) -> None:
-    """Connected to first snapshot, next to the device's floor and the app."""
+_SNAPSHOT_PROFILES = ("jk-b2a16s", "jk-b2a24s20p", "jk-pb2a16s20p")
+
+
+def bench_snapshot(connects: int = 5, *, esphome: bool = False) -> None:
+    """Connected to first snapshot, next to the device's floor and the app.
+
+    With ``esphome``, through Home Assistant and an emulated ESPHome node.
+    """
     floor = DEVICE_INFO_DELAY + STREAM_START_DELAY
     print("== Connected to first snapshot (device info, settings, one cell-info frame)")
     print(
@@ -98,14 +133,37 @@ def bench_snapshot(connects: int = 5) -> None:
         f"{DEVICE_INFO_DELAY:g} s, stream {STREAM_START_DELAY:g} s after the settings "
         f"request; floor {floor:.3f} s"
     )
+    if esphome:
+        print(
+            "   through Home Assistant's esphome integration, bleak-esphome and "
+            "aioesphomeapi to an emulated ESPHome node on 127.0.0.1"
+        )
+
+        async def through_node(
+            sim: Simulation,
+        ) -> dict[str, list[tuple[float, float]]]:
+            return {
+                profile: await _first_snapshots_through_node(sim, profile, connects)
+                for profile in _SNAPSHOT_PROFILES
+            }
+
+        timings = run_simulation(through_node, slots=1, esphome=True)
+    else:
+        print("   the client on the virtual radio's bleak backend")
+        timings = {
+            profile: asyncio.run(_first_snapshots(profile, connects))
+            for profile in _SNAPSHOT_PROFILES
+        }
     worst = 0.0
-    for profile in ("jk-b2a16s", "jk-b2a24s20p", "jk-pb2a16s20p"):
-        durations = asyncio.run(_first_snapshots(profile, connects))
-        worst = max(worst, *durations)
+    print(f"   over {connects} connects each: from link up / from the read call")
+    for profile, durations in timings.items():
+        linked = [linked for linked, _ in durations]
+        asked = [asked for _, asked in durations]
+        worst = max(worst, *linked)
         print(
             f"     {profile:<14} ({PROFILES[profile].protocol.value:8}) "
-            f"mean {statistics.fmean(durations):.3f} s, worst {max(durations):.3f} s"
-            f" over {connects} connects"
+            f"mean {statistics.fmean(linked):.3f} / {statistics.fmean(asked):.3f} s,"
+            f" worst {max(linked):.3f} / {max(asked):.3f} s"
         )
     print(f"   worst is {worst - floor:+.3f} s from the device's floor (from link up)")
     if CAPTURES.is_dir():
@@ -294,18 +352,26 @@ def bench_slots(
     slots: int = 3,
     interval: int = 30,
     proxies: int = 1,
+    *,
+    esphome: bool = False,
 ) -> None:
     """Balancers sharing proxies' connection slots, connecting per update.
 
-    The balancers are spread over the proxies, each in range of one.
+    The balancers are spread over the proxies, each in range of one; with
+    ``esphome`` the proxies are emulated ESPHome nodes.
     """
+    if esphome:
+        kind = "emulated ESPHome node" if proxies == 1 else "emulated ESPHome nodes"
+    else:
+        kind = "virtual proxy" if proxies == 1 else "virtual proxies"
     print(
-        f"== Connection slots: {balancers} balancers, {proxies} prox"
-        f"{'y' if proxies == 1 else 'ies'} with {slots} slots each, connect per "
-        f"update every {interval} s, {minutes:g} simulated minutes"
+        f"== Connection slots: {balancers} balancers, {proxies} {kind} with "
+        f"{slots} slots each, connect per update every {interval} s, "
+        f"{minutes:g} simulated minutes"
     )
     run_simulation(
         lambda sim: _slots(sim, minutes, balancers, interval),
         slots=slots,
         proxies=proxies,
+        esphome=esphome,
     )

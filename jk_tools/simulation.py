@@ -9,8 +9,10 @@ and all the work they do is real. Only the wall clock (``datetime.now``) keeps
 real time; Home Assistant uses the loop's clock for everything scheduled.
 
 :func:`run_simulation` starts a minimal Home Assistant (core, registries,
-Bluetooth, this integration) in a temporary folder, registers a virtual proxy,
-and hands a :class:`Simulation` to the caller's coroutine. Development only.
+Bluetooth, this integration) in a temporary folder, registers virtual proxies
+(or starts emulated ESPHome nodes that Home Assistant's esphome integration
+reaches over TCP), and hands a :class:`Simulation` to the caller's coroutine.
+Development only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 from typing import Any
 
 from homeassistant import bootstrap, config_entries, loader
+from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant, callback
@@ -46,9 +49,13 @@ from custom_components.jk_balancer.const import (
 )
 from custom_components.jk_balancer.coordinator import BalancerCoordinator
 from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
+from jk_emulator.esphome_node import EsphomeNode
+from jk_emulator.ha_esphome import async_add_esphome_node
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 
 PASSWORD = "1234"  # noqa: S105 - the virtual balancers' passcode
+# The emulated nodes' API encryption key (base64 of 32 bytes).
+NODE_KEY = "amstYmFsYW5jZXItc2ltdWxhdGlvbi1ub2RlLWtleSE="
 
 
 class _FastForwardSelector(selectors.DefaultSelector):
@@ -111,13 +118,15 @@ class SimulatedTimeLoop(asyncio.SelectorEventLoop):
 class Simulation:
     """Home Assistant, the virtual radios its proxies reach, and the devices.
 
-    Devices are spread over the proxies in turn, each in range of one.
+    Devices are spread over the proxies in turn, each in range of one. The
+    proxies are virtual scanners (``scanners``) or emulated ESPHome nodes,
+    which advertise what their radio holds by themselves.
     """
 
     hass: HomeAssistant
     loop: SimulatedTimeLoop
     radios: list[VirtualRadio]
-    scanners: list[VirtualProxyScanner]
+    scanners: list[VirtualProxyScanner] = field(default_factory=list)
     devices: list[BluetoothBalancer] = field(default_factory=list)
     entries: dict[str, ConfigEntry] = field(default_factory=dict)
 
@@ -159,8 +168,28 @@ class Simulation:
         )
         self.radios[proxy].add(device)
         self.devices.append(device)
-        self.scanners[proxy].advertise(device)
+        if self.scanners:
+            self.scanners[proxy].advertise(device)
         return device
+
+    async def heard(self, device: BluetoothBalancer) -> None:
+        """Wait until Home Assistant hears ``device`` through a proxy."""
+        seen = asyncio.Event()
+        remove = bluetooth.async_register_callback(
+            self.hass,
+            lambda _info, _change: seen.set(),
+            bluetooth.BluetoothCallbackMatcher(
+                address=device.address, connectable=True
+            ),
+            bluetooth.BluetoothScanningMode.PASSIVE,
+        )
+        try:
+            if not bluetooth.async_scanner_devices_by_address(
+                self.hass, device.address, connectable=True
+            ):
+                await seen.wait()
+        finally:
+            remove()
 
     async def add_entry(
         self,
@@ -169,6 +198,7 @@ class Simulation:
         update_interval: int = DEFAULT_UPDATE_INTERVAL,
     ) -> ConfigEntry:
         """Add ``device`` as a user would: user step, password, then options."""
+        await self.heard(device)
         flow = self.hass.config_entries.flow
         result: Any = await flow.async_init(DOMAIN, context={"source": "user"})
         result = await flow.async_configure(
@@ -183,7 +213,7 @@ class Simulation:
         if result["type"] is not FlowResultType.CREATE_ENTRY:
             raise RuntimeError(f"adding {device.name} failed: {result}")
         entry: ConfigEntry = result["result"]
-        await self._loaded(entry)
+        await _loaded(entry)
         if (connection_mode, update_interval) != (
             ConnectionMode.PERSISTENT,
             DEFAULT_UPDATE_INTERVAL,
@@ -197,29 +227,9 @@ class Simulation:
                     CONF_CONNECTION_MODE: connection_mode,
                 },
             )
-            await self._loaded(entry)
+            await _loaded(entry)
         self.entries[device.address] = entry
         return entry
-
-    async def _loaded(self, entry: ConfigEntry) -> None:
-        """Wait for ``entry`` to be set up.
-
-        Not async_block_till_done: with short intervals the balancers already
-        added always have an update under way.
-        """
-        loaded = asyncio.Event()
-
-        @callback
-        def check() -> None:
-            if entry.state is ConfigEntryState.LOADED:
-                loaded.set()
-
-        remove = entry.async_on_state_change(check)
-        check()
-        try:
-            await loaded.wait()
-        finally:
-            remove()
 
     def coordinator(self, device: BluetoothBalancer) -> BalancerCoordinator:
         """The coordinator of ``device``'s config entry."""
@@ -249,17 +259,21 @@ def run_simulation[T](
     *,
     slots: int = 3,
     proxies: int = 1,
+    esphome: bool = False,
 ) -> T:
     """Run ``main`` against a fresh Home Assistant on a simulated-time loop.
 
-    ``proxies`` virtual proxies of ``slots`` connection slots each.
+    ``proxies`` proxies of ``slots`` connection slots each: virtual ones, or
+    with ``esphome`` emulated ESPHome nodes on 127.0.0.1.
     """
     loop = SimulatedTimeLoop()
     executor = ThreadPoolExecutor(thread_name_prefix="SimWorker")
     loop.set_default_executor(executor)
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_simulate(loop, main, slots, proxies))
+        return loop.run_until_complete(
+            _simulate(loop, main, slots, proxies, esphome=esphome)
+        )
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.run_until_complete(loop.shutdown_default_executor())
@@ -272,6 +286,8 @@ async def _simulate[T](
     main: Callable[[Simulation], Awaitable[T]],
     slots: int,
     proxies: int,
+    *,
+    esphome: bool,
 ) -> T:
     with tempfile.TemporaryDirectory(prefix="jk-simulation-") as config_dir:
         hass = await _start_home_assistant(config_dir)
@@ -279,22 +295,78 @@ async def _simulate[T](
             VirtualRadio(slots=slots, source=f"0A:00:00:00:5A:{number:02X}")
             for number in range(1, proxies + 1)
         ]
-        registered = [
-            async_register_virtual_proxy(hass, radio, f"Simulated JK proxy {number}")
-            for number, radio in enumerate(radios, 1)
-        ]
-        scanners = [scanner for scanner, _ in registered]
+        sim = Simulation(hass, loop, radios)
+        nodes: list[EsphomeNode] = []
+        removers: list[Callable[[], None]] = []
+        if esphome:
+            await _setup_esphome_dependencies(hass)
+            for number, radio in enumerate(radios, 1):
+                # With an encryption key, as most owners' nodes have.
+                # With an encryption key, as most owners' nodes have.
+                node = EsphomeNode(
+                    radio,
+                    name=f"jk-sim-proxy-{number}",
+                    mac=radio.source,
+                    noise_psk=NODE_KEY,
+                )
+                nodes.append(node)
+                await _add_node(hass, node)
+        else:
+            for number, radio in enumerate(radios, 1):
+                scanner, remove = async_register_virtual_proxy(
+                    hass, radio, f"Simulated JK proxy {number}"
+                )
+                sim.scanners.append(scanner)
+                removers.append(remove)
         try:
-            return await main(Simulation(hass, loop, radios, scanners))
+            return await main(sim)
         finally:
             # The balancers first: an update under way would otherwise meet a
             # Bluetooth stack already stopped.
             for entry in hass.config_entries.async_entries(DOMAIN):
                 await hass.config_entries.async_unload(entry.entry_id)
-            for _, remove_proxy in registered:
-                remove_proxy()
+            for remove in removers:
+                remove()
             with contextlib.suppress(Exception):
                 await hass.async_stop()
+            for node in nodes:
+                await node.stop()
+
+
+async def _setup_esphome_dependencies(hass: HomeAssistant) -> None:
+    """ffmpeg, which the esphome integration needs, without the program.
+
+    This machine has no ffmpeg; only the nodes' voice features would use it.
+    """
+    config = {"ffmpeg": {"ffmpeg_bin": "true"}}
+    if not await async_setup_component(hass, "ffmpeg", config):
+        raise RuntimeError("Home Assistant could not set up ffmpeg")
+
+
+async def _add_node(hass: HomeAssistant, node: EsphomeNode) -> None:
+    await node.start()
+    await _loaded(await async_add_esphome_node(hass, node))
+
+
+async def _loaded(entry: ConfigEntry) -> None:
+    """Wait for ``entry`` to be set up.
+
+    Not async_block_till_done: with short intervals the balancers already
+    added always have an update under way.
+    """
+    loaded = asyncio.Event()
+
+    @callback
+    def check() -> None:
+        if entry.state is ConfigEntryState.LOADED:
+            loaded.set()
+
+    remove = entry.async_on_state_change(check)
+    check()
+    try:
+        await loaded.wait()
+    finally:
+        remove()
 
 
 async def _start_home_assistant(config_dir: str) -> HomeAssistant:

@@ -4,6 +4,7 @@ bleak-esphome and aioesphomeapi, talking to an emulated ESPHome node over TCP.""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -36,6 +37,31 @@ async def until(condition: Callable[[], bool], seconds: float = 20.0) -> None:
             await asyncio.sleep(0.05)
 
 
+async def add_node(hass: HomeAssistant, node: EsphomeNode) -> MockConfigEntry:
+    """Home Assistant's esphome entry on ``node``, with its key if it has one."""
+    await node.start()
+    # The esphome integration's assist pipeline needs the core integration,
+    # and its ffmpeg a program this machine lacks (only voice would use it).
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(
+        hass, "ffmpeg", {"ffmpeg": {"ffmpeg_bin": "true"}}
+    )
+    entry = MockConfigEntry(
+        domain="esphome",
+        data={
+            "host": "127.0.0.1",
+            "port": node.port,
+            "password": "",
+            "noise_psk": node.noise_psk or "",
+        },
+        unique_id=node.mac.replace(":", "").lower(),
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
 @pytest.fixture
 async def node(
     hass: HomeAssistant,
@@ -45,17 +71,7 @@ async def node(
 ) -> AsyncIterator[EsphomeNode]:
     """An emulated node with three slots, Home Assistant's esphome entry on it."""
     node = EsphomeNode(VirtualRadio(slots=3, source=NODE_MAC), mac=NODE_MAC)
-    await node.start()
-    # The esphome integration's assist pipeline needs the core integration.
-    assert await async_setup_component(hass, "homeassistant", {})
-    entry = MockConfigEntry(
-        domain="esphome",
-        data={"host": "127.0.0.1", "port": node.port, "password": "", "noise_psk": ""},
-        unique_id=NODE_MAC.replace(":", "").lower(),
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await add_node(hass, node)
     yield node
     await hass.config_entries.async_unload(entry.entry_id)
     await node.stop()
@@ -130,6 +146,37 @@ async def test_found_added_and_read_through_the_esphome_integration(
     assert device.settings.balance_trigger_voltage == pytest.approx(0.008)
     assert state(hass, "number.shed_1_trigger_delta") == "8"
     assert len(device.writes) == 1  # written once, not twice
+
+
+async def test_an_encrypted_node_is_used_with_its_key(
+    hass: HomeAssistant,
+    enable_bluetooth: None,
+    socket_enabled: None,
+    mock_async_zeroconf: None,
+) -> None:
+    """Most nodes have an API encryption key: the same, through noise."""
+    key = base64.b64encode(bytes(range(32))).decode()
+    node = EsphomeNode(
+        VirtualRadio(slots=3, source=NODE_MAC), mac=NODE_MAC, noise_psk=key
+    )
+    entry = await add_node(hass, node)
+    try:
+        assert entry.state is ConfigEntryState.LOADED
+        device = balancer(node)
+        await add_through_discovery(hass, device)
+        shown = float(state(hass, "sensor.shed_1_voltage_cell_1"))
+        assert shown == pytest.approx(device.measure().cell_voltages[0], abs=0.002)
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: "number.shed_1_trigger_delta", ATTR_VALUE: 8},
+            blocking=True,
+        )
+        assert device.settings.balance_trigger_voltage == pytest.approx(0.008)
+        assert len(device.writes) == 1
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await node.stop()
 
 
 async def test_values_come_back_after_the_node_restarts(

@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, SOURCE_USER
-from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, ServiceCall, callback
 from homeassistant.helpers import config_validation as cv, discovery_flow
 from homeassistant.helpers.typing import ConfigType
@@ -30,6 +30,7 @@ from jk_emulator import (
     VirtualRadio,
 )
 from jk_emulator.esphome_node import EsphomeNode
+from jk_emulator.ha_esphome import async_add_esphome_node
 from jk_emulator.ha_proxy import async_register_virtual_proxy
 
 DOMAIN = "jk_dev_proxy"
@@ -68,6 +69,11 @@ CONFIG_SCHEMA = vol.Schema(
                 # Assistant's esphome integration reaches over its native API.
                 vol.Optional("via", default="virtual"): vol.In(["virtual", "esphome"]),
                 vol.Optional("esphome_port", default=16053): cv.port,
+                # Its API encryption key (base64 of 32 bytes), as most have.
+                vol.Optional(
+                    "esphome_key",
+                    default="amstYmFsYW5jZXItZGV2ZWxvcG1lbnQtbm9kZS1rZXk=",
+                ): cv.string,
                 vol.Optional("speed", default=60.0): vol.Coerce(float),
                 vol.Required("devices"): [DEVICE_SCHEMA],
                 vol.Optional("rs485", default=[]): [BUS_UNIT_SCHEMA],
@@ -102,7 +108,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
             "Virtual %s %r at %s", device.profile.vendor_id, device.name, device.address
         )
     if conf["via"] == "esphome":
-        remove = await _async_start_node(hass, radio, conf["esphome_port"])
+        remove = await _async_start_node(
+            hass, radio, conf["esphome_port"], conf["esphome_key"]
+        )
     else:
         _, remove = async_register_virtual_proxy(hass, radio, "Virtual JK proxy")
     bus = _start_bus(hass, conf)
@@ -118,13 +126,15 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def _async_start_node(
-    hass: HomeAssistant, radio: VirtualRadio, port: int
+    hass: HomeAssistant, radio: VirtualRadio, port: int, key: str
 ) -> Callable[[], None]:
-    """Serve the balancers from an emulated ESPHome node, added as an owner
-    adds a node: Home Assistant's esphome integration, by host and port."""
-    node = EsphomeNode(radio, mac=radio.source)
+    """Serve the balancers from an emulated ESPHome node with an encryption
+    key, added as an owner adds a node: host, port, then the key."""
+    node = EsphomeNode(radio, mac=radio.source, noise_psk=key)
     await node.start(port)
     _LOGGER.info("Emulated ESPHome node %s on 127.0.0.1:%s", node.name, port)
+    if not hass.config_entries.async_entries("esphome"):
+        await async_add_esphome_node(hass, node)
 
     @callback
     def _restart(call: ServiceCall) -> None:
@@ -141,12 +151,6 @@ async def _async_start_node(
         _restart,
         vol.Schema({vol.Optional("downtime", default=5.0): vol.Coerce(float)}),
     )
-    if not hass.config_entries.async_entries("esphome"):
-        await hass.config_entries.flow.async_init(
-            "esphome",
-            context={"source": SOURCE_USER},
-            data={CONF_HOST: "127.0.0.1", CONF_PORT: port},
-        )
 
     @callback
     def remove() -> None:
