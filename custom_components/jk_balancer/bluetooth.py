@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 import logging
 from typing import Any
 
-from bleak.backends.device import BLEDevice
 from habluetooth import HaScannerRegistration, HaScannerRegistrationEvent, get_manager
 from homeassistant.components import bluetooth
 from homeassistant.components.bluetooth.match import ADDRESS, BluetoothCallbackMatcher
@@ -35,6 +34,7 @@ from homeassistant.helpers.event import async_call_later, async_track_point_in_u
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from .bluetooth_reach import DeviceNotInRangeError, async_ble_device, async_heard_now
 from .connection_turns import async_get_turns
 from .const import (
     CONF_CONNECTION_MODE,
@@ -56,29 +56,6 @@ from .protocol import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class DeviceNotInRangeError(DeviceConnectionError):
-    """No Bluetooth adapter or proxy hears the device."""
-
-    translation_key = "device_not_found"
-
-
-def async_ble_device(hass: HomeAssistant, address: str) -> BLEDevice:
-    """The newest connectable BLEDevice of ``address``, or DeviceNotInRangeError."""
-    ble_device = bluetooth.async_ble_device_from_address(
-        hass, address, connectable=True
-    )
-    if ble_device is None:
-        raise _not_in_range(address)
-    return ble_device
-
-
-def _not_in_range(address: str) -> DeviceNotInRangeError:
-    return DeviceNotInRangeError(
-        "not in range of any Bluetooth adapter or proxy that is online",
-        address=address,
-    )
 
 
 class BluetoothLink(BalancerLink):
@@ -212,14 +189,11 @@ class BluetoothLink(BalancerLink):
         try:
             return await self.client.read()
         except DeviceConnectionError as err:
-            # Home Assistant remembers a device for minutes after the only
-            # proxy that heard it went offline, and connecting then fails as
-            # if that proxy's slots were full: say what is true.
-            if self.client.closed or bluetooth.async_scanner_devices_by_address(
-                self.hass, self.address, connectable=True
-            ):
+            # Its only proxy may have gone offline: say so, not that its slots
+            # were full.
+            if self.client.closed or async_heard_now(self.hass, self.address):
                 raise
-            raise _not_in_range(self.address) from err
+            raise DeviceNotInRangeError(self.address) from err
 
     # -- a kept-open link ------------------------------------------------------
 
