@@ -432,6 +432,7 @@ async def test_journey_through_an_esphome_node(node_instance: Instance) -> None:
         instance.call_service("jk_dev_proxy", "restart_node", {"downtime": 10})
         await page.wait_for_timeout(10_000)
         await instance.wait_for_change(page, cell, before, seconds=90)
+        await instance.wait_for_change(page, cell, "unavailable", seconds=90)
         await trigger.fill("6")
         await trigger.press("Enter")
         await instance.wait_for_state(page, "number.house_bank_trigger_delta", "6")
