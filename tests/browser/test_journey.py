@@ -553,9 +553,21 @@ async def offer_the_energy_to_the_dashboard(page: Page, instance: Instance) -> N
 async def warn_of_the_nearly_empty_cabin(page: Page, instance: Instance) -> None:
     """Cabin 12V's lowest cell is close to power-off: a repair says so."""
     device_page = page.url
+    # Cell 2 sinks below 2.8 V about three minutes after the start; a fast
+    # run gets here earlier.
+    deadline = time.monotonic() + 240
+    while not await page.evaluate(
+        """async () => {
+          const hass = document.querySelector("home-assistant").hass;
+          const {issues} = await hass.callWS({type: "repairs/list_issues"});
+          return issues.some((issue) => issue.translation_key === "low_cell");
+        }"""
+    ):
+        assert time.monotonic() < deadline, "no low-cell repair for Cabin 12V"
+        await page.wait_for_timeout(1000)
     await page.goto(instance.base + "/config/repairs")
     warning = page.get_by_text(re.compile(r"Cell \d+ of Cabin 12V is nearly empty"))
-    await expect(warning.first).to_be_visible(timeout=60_000)
+    await expect(warning.first).to_be_visible()
     await shot(page, "14_low_cell_repair_listed")
     await warning.first.click()
     await expect(
