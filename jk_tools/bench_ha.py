@@ -9,10 +9,10 @@ import statistics
 import time
 from typing import Any
 
-from homeassistant.components import bluetooth
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, callback
 
+from custom_components.jk_balancer.bluetooth_reach import async_ble_device
 from custom_components.jk_balancer.const import (
     DEFAULT_UPDATE_INTERVAL,
     ConnectionMode,
@@ -87,11 +87,8 @@ async def _first_snapshots_through_node(
     sim.radios[0].add(device)
     sim.devices.append(device)
     await sim.heard(device)
-    ble_device = bluetooth.async_ble_device_from_address(
-        sim.hass, device.address, connectable=True
-    )
-    assert ble_device is not None
-    return await _time_first_snapshots(BluetoothClient(ble_device), device, connects)
+    client = BluetoothClient(async_ble_device(sim.hass, device.address))
+    return await _time_first_snapshots(client, device, connects)
 
 
 def app_first_cell_info() -> list[tuple[str, float]]:

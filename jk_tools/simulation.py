@@ -40,6 +40,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
 from custom_components.jk_balancer.bluetooth import BluetoothLink
+from custom_components.jk_balancer.bluetooth_reach import async_heard_now
 from custom_components.jk_balancer.const import (
     CONF_CONNECTION_MODE,
     CONF_UPDATE_INTERVAL,
@@ -184,9 +185,7 @@ class Simulation:
             bluetooth.BluetoothScanningMode.PASSIVE,
         )
         try:
-            if not bluetooth.async_scanner_devices_by_address(
-                self.hass, device.address, connectable=True
-            ):
+            if not async_heard_now(self.hass, device.address):
                 await seen.wait()
         finally:
             remove()

@@ -313,9 +313,7 @@ async def test_user_journey(instance: Instance) -> None:
 
         # The device page shows every cell.
         await page.set_viewport_size({"width": 1400, "height": 2700})
-        await page.goto(instance.base + "/config/devices/dashboard")
-        await page.get_by_text("House bank").first.click()
-        await page.wait_for_url("**/config/devices/device/**")
+        await open_device_page(page, instance, "House bank")
         for cell in range(1, 17):
             await expect(
                 page.get_by_text(f"Voltage cell {cell}", exact=True)
@@ -407,9 +405,7 @@ async def test_journey_through_an_esphome_node(node_instance: Instance) -> None:
 
         # Every cell, read through the node's 20-byte notifications.
         await page.set_viewport_size({"width": 1400, "height": 2700})
-        await page.goto(instance.base + "/config/devices/dashboard")
-        await page.get_by_text("House bank").first.click()
-        await page.wait_for_url("**/config/devices/device/**")
+        await open_device_page(page, instance, "House bank")
         for cell in range(1, 17):
             row = page.locator("hui-sensor-entity-row").filter(
                 has=page.get_by_text(f"Voltage cell {cell}", exact=True)
@@ -451,6 +447,13 @@ async def log_in(page: Page, instance: Instance, folder: Path) -> None:
     await page.get_by_role("button", name="Log in").click()
     # Logged in: the main view (its path differs between releases).
     await expect(page.locator("home-assistant-main")).to_be_attached()
+
+
+async def open_device_page(page: Page, instance: Instance, name: str) -> None:
+    """The device page of ``name``, from the devices dashboard."""
+    await page.goto(instance.base + "/config/devices/dashboard")
+    await page.get_by_text(name).first.click()
+    await page.wait_for_url("**/config/devices/device/**")
 
 
 async def row_top(page: Page, name: str) -> float:
@@ -806,9 +809,7 @@ async def check_names_fit(page: Page, instance: Instance) -> None:
         await instance.wait_for_state(
             page, "sensor.house_bank_balancing_status", "balancing"
         )
-        await page.goto(instance.base + "/config/devices/dashboard")
-        await page.get_by_text("House bank").first.click()
-        await page.wait_for_url("**/config/devices/device/**")
+        await open_device_page(page, instance, "House bank")
         await expect(page.locator("hui-number-entity-row").first).to_be_visible()
         cut = await page.evaluate(TRUNCATED_TEXTS)
         assert cut == [], f"{language}: {cut}"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, CONF_PASSWORD, STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -91,8 +91,10 @@ def balancer(node: EsphomeNode, number: int = 1) -> BluetoothBalancer:
     return device
 
 
-async def add_through_discovery(hass: HomeAssistant, device: BluetoothBalancer) -> str:
-    """Take the discovery the node's advertisements raise; the new entry's id."""
+async def add_through_discovery(
+    hass: HomeAssistant, device: BluetoothBalancer
+) -> ConfigEntry:
+    """Take the discovery the node's advertisements raise; the new entry."""
 
     def flow() -> dict | None:
         return next(
@@ -116,7 +118,23 @@ async def add_through_discovery(hass: HomeAssistant, device: BluetoothBalancer) 
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    return result["result"].entry_id
+    entry: ConfigEntry = result["result"]
+    return entry
+
+
+async def write_trigger_delta(
+    hass: HomeAssistant, device: BluetoothBalancer, millivolts: int
+) -> None:
+    """Set Shed 1's trigger delta; it must reach the device once, confirmed."""
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: "number.shed_1_trigger_delta", ATTR_VALUE: millivolts},
+        blocking=True,
+    )
+    assert device.settings.balance_trigger_voltage == pytest.approx(millivolts / 1000)
+    assert state(hass, "number.shed_1_trigger_delta") == str(millivolts)
+    assert len(device.writes) == 1  # written once, not twice
 
 
 def state(hass: HomeAssistant, entity_id: str) -> str:
@@ -129,23 +147,13 @@ async def test_found_added_and_read_through_the_esphome_integration(
     hass: HomeAssistant, node: EsphomeNode
 ) -> None:
     device = balancer(node)
-    entry_id = await add_through_discovery(hass, device)
-    entry = hass.config_entries.async_get_entry(entry_id)
-    assert entry is not None
+    entry = await add_through_discovery(hass, device)
     assert entry.state is ConfigEntryState.LOADED
     measured = device.measure()
     shown = float(state(hass, "sensor.shed_1_voltage_cell_16"))
     assert shown == pytest.approx(measured.cell_voltages[15], abs=0.002)
     # A write goes through the node and is confirmed by reading back.
-    await hass.services.async_call(
-        "number",
-        SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: "number.shed_1_trigger_delta", ATTR_VALUE: 8},
-        blocking=True,
-    )
-    assert device.settings.balance_trigger_voltage == pytest.approx(0.008)
-    assert state(hass, "number.shed_1_trigger_delta") == "8"
-    assert len(device.writes) == 1  # written once, not twice
+    await write_trigger_delta(hass, device, 8)
 
 
 async def test_an_encrypted_node_is_used_with_its_key(
@@ -166,14 +174,7 @@ async def test_an_encrypted_node_is_used_with_its_key(
         await add_through_discovery(hass, device)
         shown = float(state(hass, "sensor.shed_1_voltage_cell_1"))
         assert shown == pytest.approx(device.measure().cell_voltages[0], abs=0.002)
-        await hass.services.async_call(
-            "number",
-            SERVICE_SET_VALUE,
-            {ATTR_ENTITY_ID: "number.shed_1_trigger_delta", ATTR_VALUE: 8},
-            blocking=True,
-        )
-        assert device.settings.balance_trigger_voltage == pytest.approx(0.008)
-        assert len(device.writes) == 1
+        await write_trigger_delta(hass, device, 8)
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await node.stop()
@@ -206,9 +207,7 @@ async def test_a_node_gone_offline_is_not_taken_for_a_full_one(
     """The only proxy in range loses power: unavailable, said to be out of
     range of anything online (not that the slots are full), then back."""
     device = balancer(node)
-    entry_id = await add_through_discovery(hass, device)
-    entry = hass.config_entries.async_get_entry(entry_id)
-    assert entry is not None
+    entry = await add_through_discovery(hass, device)
     entity = "sensor.shed_1_total_voltage"
     await node.stop()
     # Connection attempts bridge a short restart; then it is said.
@@ -231,9 +230,7 @@ async def test_a_full_node_is_said_so_and_nothing_is_written(
 ) -> None:
     """Every slot held elsewhere: unavailable, why in words, then back."""
     device = balancer(node)
-    entry_id = await add_through_discovery(hass, device)
-    entry = hass.config_entries.async_get_entry(entry_id)
-    assert entry is not None
+    entry = await add_through_discovery(hass, device)
     node.hold_slots(node.radio.slots)
     device.drop_link(mid_frame=False)
     entity = "sensor.shed_1_total_voltage"
@@ -286,7 +283,7 @@ async def test_a_slot_reported_free_late_is_waited_for(
     """One slot: the first balancer goes, the node frees its slot seconds later,
     and the next balancer still comes up with its values."""
     node.radio.slots = 1
-    first_entry = await add_through_discovery(hass, balancer(node, 1))
+    first = await add_through_discovery(hass, balancer(node, 1))
     second = balancer(node, 2)
     await until(
         lambda: any(
@@ -297,7 +294,7 @@ async def test_a_slot_reported_free_late_is_waited_for(
     # bleak-esphome waits up to 5 s for the node to report a slot free after a
     # disconnect; this node reports it later than that.
     node.late_free_slot = 6.0
-    await hass.config_entries.async_remove(first_entry)
+    await hass.config_entries.async_remove(first.entry_id)
     await hass.async_block_till_done()
     # Its password is checked while the node still holds the slot: the check
     # and the setup wait or retry, and nothing fails for good.

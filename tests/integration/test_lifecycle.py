@@ -455,6 +455,23 @@ async def test_a_balancer_heard_through_another_proxy_stays_the_same_device(
 # -- connection turns grow with the radios ---------------------------------------------
 
 
+async def take_turns_together(hass: HomeAssistant, *addresses: str) -> None:
+    """Every one of ``addresses`` is inside its turn at the same time."""
+    turns = async_get_turns(hass)
+    inside: set[str] = set()
+    together = asyncio.Event()
+
+    async def update(address: str) -> None:
+        async with turns.turn(address):
+            inside.add(address)
+            if len(inside) == len(addresses):
+                together.set()
+            await together.wait()
+
+    async with asyncio.timeout(2):
+        await asyncio.gather(*(update(address) for address in addresses))
+
+
 async def test_each_proxy_admits_as_many_balancers_as_it_has_slots(
     hass: HomeAssistant, proxy: Proxy
 ) -> None:
@@ -467,23 +484,10 @@ async def test_each_proxy_admits_as_many_balancers_as_it_has_slots(
         BluetoothBalancer(PROFILES["jk-b2a16s"], address="C8:47:80:12:34:F0")
     )
     scanner.advertise(shed)
-    turns = async_get_turns(hass)
-    inside: set[str] = set()
-    together = asyncio.Event()
-
-    async def update(address: str) -> None:
-        async with turns.turn(address):
-            inside.add(address)
-            if len(inside) == 2:
-                together.set()
-            await together.wait()
-
     try:
-        async with asyncio.timeout(2):
-            await asyncio.gather(update(house.address), update(shed.address))
+        await take_turns_together(hass, house.address, shed.address)
     finally:
         remove()
-    assert inside == {house.address, shed.address}
 
 
 async def test_our_own_links_are_ours_however_the_proxy_reports_them(
@@ -504,16 +508,4 @@ async def test_our_own_links_are_ours_however_the_proxy_reports_them(
             allocated=[int(first.address.replace(":", ""), 16)],
         ),
     )
-    turns = async_get_turns(hass)
-    both = asyncio.Event()
-    inside: set[str] = set()
-
-    async def update(address: str) -> None:
-        async with turns.turn(address):
-            inside.add(address)
-            if len(inside) == 2:
-                both.set()
-            await both.wait()
-
-    async with asyncio.timeout(2):
-        await asyncio.gather(update(first.address), update(second.address))
+    await take_turns_together(hass, first.address, second.address)
