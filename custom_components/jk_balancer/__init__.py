@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_CORE_CONFIG_UPDATE, Platform
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
-from .battery_care import BatteryCare
+from .battery_care import async_remove_care
 from .bluetooth import BluetoothLink
 from .card import async_register_card
 from .const import DOMAIN, SIGNAL_BALANCER_UPDATED, Transport, entry_transport
@@ -24,7 +24,8 @@ from .issues import (
     async_update_issues,
     async_update_layout_issue,
 )
-from .migration import async_migrate
+from .migration import async_migrate, stored_data_problem
+from .options import EntryOptions
 from .pack import PackCoordinator
 from .protocol import JKError
 from .rs485 import async_rs485_link
@@ -65,6 +66,12 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: JKConfigEntry) -> bool:
     """Reach the balancer (or gather the pack) and set up its entities."""
+    if (problem := stored_data_problem(entry.data)) is not None:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="stored_data_unusable",
+            translation_placeholders={"name": entry.title, "problem": problem},
+        )
     if entry_transport(entry.data) is Transport.PACK:
         return await _async_setup_pack(hass, entry)
     return await _async_setup_balancer(hass, entry)
@@ -74,25 +81,26 @@ async def _async_setup_pack(hass: HomeAssistant, entry: JKConfigEntry) -> bool:
     pack = entry.runtime_data = PackCoordinator(hass, entry)
     pack.async_link_members()
     pack.async_follow_members()
-    await pack.async_refresh()
+    pack.async_combine()
     await hass.config_entries.async_forward_entry_setups(entry, PACK_PLATFORMS)
     return True
 
 
 async def _async_setup_balancer(hass: HomeAssistant, entry: JKConfigEntry) -> bool:
     link: BalancerLink
+    options = EntryOptions(entry)
     if entry_transport(entry.data) is Transport.RS485:
         link = await async_rs485_link(hass, entry)
     else:
         try:
-            link = BluetoothLink(hass, entry)
+            link = BluetoothLink(hass, entry, options)
         except JKError as err:
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
                 translation_placeholders=err.placeholders,
             ) from err
-    coordinator = BalancerCoordinator(hass, entry, link)
+    coordinator = BalancerCoordinator(hass, entry, link, options)
     try:
         await coordinator.async_start()
     except ConfigEntryNotReady:
@@ -145,4 +153,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: JKConfigEntry) -> None:
         hass.data[IGNORED].async_forget(entry, (PACK_MEMBER_MISSING,))
         return
     hass.data[IGNORED].async_forget(entry, BALANCER_ISSUES)
-    await BatteryCare(hass, entry).async_remove()
+    await async_remove_care(hass, entry)

@@ -30,14 +30,13 @@ from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH
-from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .bluetooth_reach import DeviceNotInRangeError, async_ble_device, async_heard_now
 from .connection_turns import async_get_turns
 from .const import (
-    CONF_CONNECTION_MODE,
     CONF_PROTOCOL,
     DEFAULT_LEND_MINUTES,
     DOMAIN,
@@ -48,6 +47,7 @@ from .const import (
     forced_protocol,
 )
 from .coordinator import BalancerCoordinator, BalancerLink
+from .options import EntryOptions
 from .protocol import (
     BluetoothClient,
     DeviceConnectionError,
@@ -63,7 +63,9 @@ class BluetoothLink(BalancerLink):
 
     client: BluetoothClient
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, options: EntryOptions
+    ) -> None:
         """Reach the device of ``entry`` (it must be heard now)."""
         self.hass = hass
         self.entry = entry
@@ -73,15 +75,14 @@ class BluetoothLink(BalancerLink):
             protocol=forced_protocol(entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO)),
             stale_after=STALE_AFTER,
         )
-        self.connection_mode = ConnectionMode(
-            entry.options.get(CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT)
-        )
+        self.connection_mode = options.current.connection_mode
         self.turns = async_get_turns(hass)
         self._coordinator: BalancerCoordinator | None = None
         self._watchdog: CALLBACK_TYPE | None = None
         self._reconnect: asyncio.Task[None] | None = None
-        # How long the link is lent for (the owner's choice), until when, and
-        # the timer that takes it back.
+        # How long the link is lent for (the owner's choice), until when (as
+        # the wall clock said when it was lent), and the timer that takes it
+        # back: on the monotonic clock, which no clock correction moves.
         self.lend_minutes: float = DEFAULT_LEND_MINUTES
         self._lent_until: datetime | None = None
         self._lend_over: CALLBACK_TYPE | None = None
@@ -143,10 +144,11 @@ class BluetoothLink(BalancerLink):
         )
 
     def add_frame_listener(
-        self, listener: Callable[[Snapshot], None]
+        self, on_frame: Callable[[Snapshot], None], on_gap: Callable[[], None]
     ) -> Callable[[], None]:
-        """Call ``listener`` with the snapshot of every cell-info frame."""
-        return self.client.add_listener(listener)
+        """Call ``on_frame`` with the snapshot of every cell-info frame, ``on_gap``
+        for every frame torn or refused."""
+        return self.client.add_listener(on_frame, on_gap)
 
     async def async_close(self) -> None:
         """Stop watching, close the link for good, leave the turns."""
@@ -326,12 +328,9 @@ class BluetoothLink(BalancerLink):
         if coordinator is None or self.client.closed:
             return
         self._stop_lend_timer()
-        self._lent_until = until = dt_util.utcnow() + timedelta(
-            minutes=self.lend_minutes
-        )
-        self._lend_over = async_track_point_in_utc_time(
-            self.hass, self._async_lend_over, until
-        )
+        lend = timedelta(minutes=self.lend_minutes)
+        self._lent_until = until = dt_util.utcnow() + lend
+        self._lend_over = async_call_later(self.hass, lend, self._async_lend_over)
         self._stop_watchdog()
         coordinator.async_gap()
         await coordinator.async_settle()

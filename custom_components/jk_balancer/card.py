@@ -84,7 +84,7 @@ def _working_range(hass: HomeAssistant, entry_ids: set[str]) -> dict[str, Any]:
                 return extra
         snapshot = coordinator.data
         return extra | {
-            "range": asdict(cell_range(snapshot, coordinator.care.chemistry(snapshot)))
+            "range": asdict(cell_range(snapshot, coordinator.care.pack_chemistry))
         }
     return {}
 

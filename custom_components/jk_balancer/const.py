@@ -40,6 +40,10 @@ PROTOCOL_OPTIONS: Final = MappingProxyType(
 DEFAULT_UPDATE_INTERVAL: Final = 30  # seconds
 MIN_UPDATE_INTERVAL: Final = 1
 MAX_UPDATE_INTERVAL: Final = 300
+# What the options accept for cells out of balance: a threshold in mV, a hold in s.
+MIN_IMBALANCE_THRESHOLD: Final = 2
+MAX_IMBALANCE_THRESHOLD: Final = 1000
+MAX_IMBALANCE_HOLD: Final = 86_400
 # Without a cell-info frame for this long, a kept-open link is considered dead.
 STALE_AFTER: Final = 15.0  # seconds
 # A write to a device that is not connected waits this long for the link.
@@ -51,9 +55,9 @@ MIN_LEND_MINUTES: Final = 1
 MAX_LEND_MINUTES: Final = 240
 
 
-def forced_protocol(option: str) -> Protocol | None:
+def forced_protocol(option: object) -> Protocol | None:
     """The layout the user forced, or None to detect it."""
-    return PROTOCOL_OPTIONS.get(option)
+    return PROTOCOL_OPTIONS.get(option) if isinstance(option, str) else None
 
 
 class Transport(StrEnum):
@@ -65,8 +69,14 @@ class Transport(StrEnum):
 
 
 def entry_transport(data: Mapping[str, Any]) -> Transport:
-    """The transport of an entry's data; entries without one are Bluetooth."""
-    return Transport(data.get(CONF_TRANSPORT, Transport.BLUETOOTH))
+    """The transport of an entry's data; entries without one are Bluetooth.
+
+    One that names none is taken for Bluetooth here; set-up refuses it.
+    """
+    transport = data.get(CONF_TRANSPORT, Transport.BLUETOOTH)
+    if transport not in Transport._value2member_map_:
+        return Transport.BLUETOOTH
+    return Transport(transport)
 
 
 def bus_unique_id(port: str, address: int) -> str:

@@ -32,8 +32,9 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .battery_care import BatteryCare
-from .const import CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL, DOMAIN, STALE_AFTER
+from .const import DOMAIN, STALE_AFTER
 from .issues import CONFIRM_CELL_COUNT, issue_id
+from .options import EntryOptions
 from .protocol import (
     CELL_COUNT_BELOW_CONNECTED,
     BalancerClient,
@@ -90,9 +91,10 @@ class BalancerLink(ABC):
         """A current snapshot (JKError, or a Home Assistant error to raise)."""
 
     def add_frame_listener(
-        self, listener: Callable[[Snapshot], None]
+        self, on_frame: Callable[[Snapshot], None], on_gap: Callable[[], None]
     ) -> Callable[[], None]:
-        """Call ``listener`` with every snapshot between reads; return the remover.
+        """Call ``on_frame`` with every snapshot between reads, ``on_gap`` for a
+        frame that was lost or refused; return the remover.
 
         Only a Bluetooth link streams; a bus is only ever asked.
         """
@@ -118,7 +120,11 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
     config_entry: ConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, link: BalancerLink
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        link: BalancerLink,
+        options: EntryOptions,
     ) -> None:
         """Set up the coordinator of the balancer ``link`` reaches."""
         super().__init__(
@@ -126,12 +132,11 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             _LOGGER,
             config_entry=entry,
             name=entry.title,
-            update_interval=timedelta(
-                seconds=entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
-            ),
+            update_interval=timedelta(seconds=options.current.update_interval),
         )
         self.link = link
-        self.care = BatteryCare(hass, entry)
+        self.options = options
+        self.care = BatteryCare(hass, entry, options)
         # A JK BMS's energy in and out; None for a balancer (no pack current).
         self.energy: EnergyMeter | None = None
         self._operations: set[asyncio.Task[Any]] = set()
@@ -205,7 +210,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 max_gap=max(STALE_AFTER, 2 * interval.total_seconds())
             )
             self.config_entry.async_on_unload(
-                self.link.add_frame_listener(self.async_measured)
+                self.link.add_frame_listener(self.async_measured, self.async_gap)
             )
 
     @callback
@@ -303,7 +308,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
                 self.data,
                 key,
                 value,
-                chemistry=self.care.chosen_chemistry,
+                chemistry=self.care.pack_chemistry,
                 fewer_cells_confirmed=fewer_cells_confirmed,
             )
         except UnsafeSettingError as err:
@@ -341,13 +346,15 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
     ) -> None:
         """Write a setting, confirm it by read-back and publish the result.
 
-        Whatever happens, entities afterwards show what the device holds.
-        ``fewer_cells_confirmed``: the user confirmed a cell count below the
-        cells connected (after rewiring).
+        Whatever happens, entities afterwards show what the device holds:
+        what it said during the write, or (heard from nothing) what they
+        showed before. ``fewer_cells_confirmed``: the user confirmed a cell
+        count below the cells connected (after rewiring).
         """
         if (until := self.link.lent_until) is not None:
             raise self._lent(HomeAssistantError, "link_lent", until)
         self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
+        before = self.newest_snapshot
         try:
             await self._in_flight(self._async_write(key, value, fewer_cells_confirmed))
         except (SettingOutOfRangeError, UnsafeSettingError) as err:
@@ -355,7 +362,10 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         except JKError as err:
             raise self.translated(HomeAssistantError, err) from err
         finally:
-            if not self._closing and (snapshot := self.newest_snapshot) is not None:
+            snapshot = self.newest_snapshot
+            # A snapshot the device sent during the write; the one from
+            # before is no news (the device may not answer any more).
+            if not self._closing and snapshot is not None and snapshot is not before:
                 self.async_set_updated_data(snapshot)
         if key == "cell_count":
             # Whatever count was asked for before is superseded by this one.
@@ -370,6 +380,6 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             await self.link.client.write_setting(
                 key,
                 value,
-                chemistry=self.care.chosen_chemistry,
+                chemistry=self.care.pack_chemistry,
                 fewer_cells_confirmed=fewer_cells_confirmed,
             )

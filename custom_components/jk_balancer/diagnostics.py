@@ -54,6 +54,21 @@ def _balancer_diagnostics(
         "device_info": snapshot.device_info.to_dict(),
         "settings": snapshot.settings.to_dict(),
         "cell_info": snapshot.cell_info.to_dict(),
+        "chemistry": _chemistry(coordinator),
+    }
+
+
+def _chemistry(coordinator: BalancerCoordinator) -> dict[str, Any]:
+    """The chemistry the owner chose, or what the cells left of the candidates."""
+    care = coordinator.care
+    known = care.pack_chemistry
+    return {
+        "chosen": None
+        if care.chosen_chemistry is None
+        else care.chosen_chemistry.value,
+        "candidates": [chemistry.value for chemistry in known.ordered],
+        "ruled_out_by_the_cells": care.chemistry_watch.to_data(),
+        "middle_cell_voltage": care.chemistry_watch.middle,
     }
 
 

@@ -21,6 +21,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import UnitOfEnergy
 
 from .entity import BalancerEntity
+from .protocol import MAX_TOTAL_ENERGY
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,11 +86,15 @@ class JKEnergySensor(BalancerEntity, RestoreSensor):
 
 
 def _stored_total(value: Any, unit: str | None) -> float | None:
-    """A stored total as a finite, non-negative number of kWh (else None)."""
+    """A stored total as a number of kWh a pack can have moved (else None).
+
+    Finite, not negative, and no more than a JK BMS can count in its life: a
+    larger one would swallow every later count in its rounding.
+    """
     if unit != UnitOfEnergy.KILO_WATT_HOUR or isinstance(value, bool):
         return None
     try:
         total = float(Decimal(str(value)))
     except (InvalidOperation, ValueError):
         return None
-    return total if math.isfinite(total) and total >= 0 else None
+    return total if math.isfinite(total) and 0 <= total <= MAX_TOTAL_ENERGY else None

@@ -41,6 +41,8 @@ CONFIRM_CELL_COUNT = "confirm_cell_count"
 PACK_MEMBER_MISSING = "pack_member_missing"
 # The frames do not fit the layout chosen under Reconfigure.
 LAYOUT_MISMATCH = "layout_mismatch"
+# The cells stay above what the pack's chemistry (chosen or inferred) reaches.
+CHEMISTRY_CONTRADICTED = "chemistry_contradicted"
 BALANCER_ISSUES = (
     WIRE_RESISTANCE,
     CELL_COUNT,
@@ -48,6 +50,7 @@ BALANCER_ISSUES = (
     LOW_CELL,
     SEVERE_SPREAD,
     LAYOUT_MISMATCH,
+    CHEMISTRY_CONTRADICTED,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -141,6 +144,7 @@ def async_update_issues(
         (CELL_COUNT, _cell_count(entry, snapshot)),
         (LOW_CELL, _low_cell(hass, entry, snapshot, care)),
         (SEVERE_SPREAD, _severe_spread(hass, entry, snapshot, care)),
+        (CHEMISTRY_CONTRADICTED, _chemistry_contradicted(hass, entry, care)),
     ):
         if details is None:
             issues.async_clear(kind, entry)
@@ -227,8 +231,9 @@ def _cell_count(entry: ConfigEntry, snapshot: Snapshot) -> dict[str, Any] | None
 def _low_cell(
     hass: HomeAssistant, entry: ConfigEntry, snapshot: Snapshot, care: BatteryCare
 ) -> dict[str, Any] | None:
-    chemistry = care.chemistry(snapshot)
-    found = low_cell(snapshot, chemistry, warned=_standing(hass, LOW_CELL, entry))
+    found = low_cell(
+        snapshot, care.pack_chemistry, warned=_standing(hass, LOW_CELL, entry)
+    )
     if found is None:
         return None
     return warning(
@@ -240,7 +245,7 @@ def _low_cell(
             "voltage": CELL_VOLTAGE_FORMAT.format(found.voltage),
             "threshold": f"{found.threshold:g}",
             "limit": f"{found.limit:g}",
-            "chemistry": chemistry.name,
+            "chemistry": found.chemistry.name,
         },
     )
 
@@ -248,9 +253,8 @@ def _low_cell(
 def _severe_spread(
     hass: HomeAssistant, entry: ConfigEntry, snapshot: Snapshot, care: BatteryCare
 ) -> dict[str, Any] | None:
-    chemistry = care.chemistry(snapshot)
     found = severe_spread(
-        snapshot, chemistry, warned=_standing(hass, SEVERE_SPREAD, entry)
+        snapshot, care.pack_chemistry, warned=_standing(hass, SEVERE_SPREAD, entry)
     )
     if found is None:
         return None
@@ -264,6 +268,32 @@ def _severe_spread(
             "highest": CELL_VOLTAGE_FORMAT.format(found.highest),
             "spread": f"{(found.highest - found.lowest) * 1000:.0f}",
             "limit": f"{found.limit * 1000:.0f}",
-            "chemistry": chemistry.name,
+            "chemistry": found.chemistry.name,
+        },
+    )
+
+
+def _chemistry_contradicted(
+    hass: HomeAssistant, entry: ConfigEntry, care: BatteryCare
+) -> dict[str, Any] | None:
+    """The cells stayed above what the chemistry reaches: propose what fits."""
+    warned = _standing(hass, CHEMISTRY_CONTRADICTED, entry)
+    if (contradicted := care.contradicted_chemistry(warned=warned)) is None:
+        return None
+    fitting = care.chemistry_watch.fitting()
+    middle = care.chemistry_watch.middle
+    return warning(
+        CHEMISTRY_CONTRADICTED,
+        entry,
+        is_fixable=bool(fitting),
+        translation_placeholders={
+            "chemistry": contradicted.name,
+            "middle": "-" if middle is None else CELL_VOLTAGE_FORMAT.format(middle),
+            "highest": f"{contradicted.voltages.highest_middle:g}",
+            "fits": "/".join(c.name for c in fitting) or "-",
+        },
+        data={
+            "entry_id": entry.entry_id,
+            "proposed": [c.value for c in fitting],
         },
     )

@@ -10,23 +10,31 @@ device and entities keep their history: only their identifiers change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import logging
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .const import (
     CONF_BUS_ADDRESS,
+    CONF_MEMBERS,
     CONF_PROTOCOL,
     CONF_SERIAL_PORT,
+    CONF_TRANSPORT,
     CONF_USB_ADAPTER,
     DOMAIN,
+    PROTOCOL_AUTO,
+    PROTOCOL_OPTIONS,
     Transport,
     bus_unique_id,
     entry_transport,
 )
-from .rs485 import rs485_device_key, stable_port, usb_adapter
+from .protocol import BUS_ADDRESSES
+from .rs485 import port_problem, rs485_device_key, stable_port, usb_adapter
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,13 +49,56 @@ async def async_migrate(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     if entry.minor_version < 2:
         data = dict(entry.data)
         if CONF_PROTOCOL in data:
-            data[CONF_PROTOCOL] = data[CONF_PROTOCOL].lower()
+            data[CONF_PROTOCOL] = _layout_option(entry.title, data[CONF_PROTOCOL])
         hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
     if entry.minor_version < 3:
-        if entry_transport(entry.data) is Transport.RS485:
+        rs485 = entry_transport(entry.data) is Transport.RS485
+        # Data that cannot be used stays as it is: set-up says so.
+        if rs485 and stored_data_problem(entry.data) is None:
             await _async_identify_by_entry(hass, entry)
         hass.config_entries.async_update_entry(entry, minor_version=3)
     return True
+
+
+def stored_data_problem(data: Mapping[str, Any]) -> str | None:
+    """What in an entry's stored data cannot be used, or None.
+
+    Whatever wrote it (a hand edit, a restored backup, another version), a
+    balancer's data must name where it is reached and how.
+    """
+    transport = data.get(CONF_TRANSPORT, Transport.BLUETOOTH)
+    if transport not in Transport._value2member_map_:
+        return f"transport {transport!r}"
+    if entry_transport(data) is Transport.RS485:
+        port, address = data.get(CONF_SERIAL_PORT), data.get(CONF_BUS_ADDRESS)
+        if port_problem(port) is not None:
+            return f"serial port {port!r}"
+        if isinstance(address, bool) or address not in BUS_ADDRESSES:
+            return f"bus address {address!r}"
+    elif entry_transport(data) is Transport.BLUETOOTH:
+        for key in (CONF_ADDRESS, CONF_PASSWORD):
+            if not isinstance(data.get(key), str):
+                return f"{key} {data.get(key)!r}"
+    else:
+        members = data.get(CONF_MEMBERS)
+        if not isinstance(members, list) or not all(
+            isinstance(member, str) for member in members
+        ):
+            return f"members {members!r}"
+    return None
+
+
+def _layout_option(title: str, stored: object) -> str:
+    """1.1's forced layout as an option key; one that names none is automatic."""
+    option = stored.lower() if isinstance(stored, str) else None
+    if option is None or (option != PROTOCOL_AUTO and option not in PROTOCOL_OPTIONS):
+        _LOGGER.warning(
+            "%s: the stored frame layout %r names none; detecting it automatically",
+            title,
+            stored,
+        )
+        return PROTOCOL_AUTO
+    return option
 
 
 async def _async_identify_by_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:

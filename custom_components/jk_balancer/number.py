@@ -9,6 +9,7 @@ restarts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 
 from homeassistant.components.number import (
     NumberDeviceClass,
@@ -19,10 +20,11 @@ from homeassistant.components.number import (
 )
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .bluetooth import BluetoothLink
-from .const import MAX_LEND_MINUTES, MIN_LEND_MINUTES
+from .const import DOMAIN, MAX_LEND_MINUTES, MIN_LEND_MINUTES
 from .coordinator import BalancerCoordinator
 from .entity import BalancerEntity
 from .entry import JKConfigEntry
@@ -169,6 +171,7 @@ class JKLendMinutes(BalancerEntity, RestoreNumber):
         # A stored value is input too: a number in range, or the default.
         if (
             isinstance(minutes, int | float)
+            and not isinstance(minutes, bool)
             and MIN_LEND_MINUTES <= minutes <= MAX_LEND_MINUTES
         ):
             self._link.lend_minutes = round(minutes)
@@ -185,5 +188,19 @@ class JKLendMinutes(BalancerEntity, RestoreNumber):
 
     async def async_set_native_value(self, value: float) -> None:
         """Lend for ``value`` minutes from the next time on."""
+        # NaN passes Home Assistant's range check (it compares false).
+        if (
+            not math.isfinite(value)
+            or not MIN_LEND_MINUTES <= value <= MAX_LEND_MINUTES
+        ):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="lend_minutes_out_of_range",
+                translation_placeholders={
+                    "value": str(value),
+                    "min": str(MIN_LEND_MINUTES),
+                    "max": str(MAX_LEND_MINUTES),
+                },
+            )
         self._link.lend_minutes = round(value)
         self.async_write_ha_state()

@@ -29,20 +29,18 @@ from .const import (
     CONF_IMBALANCE_HOLD,
     CONF_IMBALANCE_THRESHOLD,
     CONF_UPDATE_INTERVAL,
-    DEFAULT_UPDATE_INTERVAL,
+    MAX_IMBALANCE_HOLD,
+    MAX_IMBALANCE_THRESHOLD,
     MAX_UPDATE_INTERVAL,
+    MIN_IMBALANCE_THRESHOLD,
     MIN_UPDATE_INTERVAL,
     ConnectionMode,
     Transport,
     entry_transport,
 )
 from .coordinator import BalancerCoordinator
-from .protocol import (
-    BALANCE_TRIGGER_VOLTAGE,
-    DEFAULT_IMBALANCE_HOLD,
-    Chemistry,
-    default_imbalance_threshold,
-)
+from .options import balancer_options
+from .protocol import BALANCE_TRIGGER_VOLTAGE, Chemistry, default_imbalance_threshold
 
 
 class JKBalancerOptionsFlow(OptionsFlowWithReload):
@@ -52,13 +50,19 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show and store the options of a balancer over Bluetooth."""
-        if entry_transport(self.config_entry.data) is Transport.RS485:
+        transport = entry_transport(self.config_entry.data)
+        if transport is Transport.PACK:
+            # The UI offers no options for a pack; the API may still ask.
+            return self.async_abort(
+                reason="pack_has_no_options",
+                description_placeholders={"name": self.config_entry.title},
+            )
+        if transport is Transport.RS485:
             return await self.async_step_bus(user_input)
-        mode = self.config_entry.options.get(
-            CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT
-        )
         # The dialog explains the link mode in use, not every mode.
-        if mode == ConnectionMode.PER_UPDATE:
+        if balancer_options(self.config_entry).connection_mode is (
+            ConnectionMode.PER_UPDATE
+        ):
             return await self.async_step_per_update(user_input)
         return self._options("init", user_input)
 
@@ -80,13 +84,24 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         entry = self.config_entry
         bluetooth = step_id != "bus"
-        options = dict(entry.options)
+        stored = balancer_options(entry)
+        options: dict[str, Any] = {
+            CONF_UPDATE_INTERVAL: stored.update_interval,
+            CONF_CONNECTION_MODE: stored.connection_mode.value,
+            CONF_CHEMISTRY: stored.chemistry or CHEMISTRY_AUTO,
+            CONF_IMBALANCE_HOLD: stored.imbalance_hold,
+        }
+        if stored.imbalance_threshold is not None:
+            options[CONF_IMBALANCE_THRESHOLD] = stored.imbalance_threshold
         # The threshold that follows the trigger; stored only when it differs.
         trigger = BALANCE_TRIGGER_VOLTAGE.default
+        # What the cells say the chemistry is, for the automatic choice.
+        detected = "-"
         if entry.state is ConfigEntryState.LOADED and isinstance(
             coordinator := entry.runtime_data, BalancerCoordinator
         ):
             trigger = coordinator.data.settings.balance_trigger_voltage
+            detected = coordinator.care.chemistry_watch.pack_chemistry().name
         automatic = round(1000 * default_imbalance_threshold(trigger))
         if user_input is not None:
             # NaN and infinities pass the number selectors' range checks.
@@ -118,18 +133,14 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
         threshold = options.get(CONF_IMBALANCE_THRESHOLD, automatic)
         schema: dict[vol.Marker, Any] = {
             vol.Required(
-                CONF_UPDATE_INTERVAL,
-                default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
+                CONF_UPDATE_INTERVAL, default=options[CONF_UPDATE_INTERVAL]
             ): _number(MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL, "s"),
         }
-        placeholders = {"name": entry.title}
+        placeholders = {"name": entry.title, "detected": detected}
         if bluetooth:
             schema[
                 vol.Required(
-                    CONF_CONNECTION_MODE,
-                    default=options.get(
-                        CONF_CONNECTION_MODE, ConnectionMode.PERSISTENT
-                    ),
+                    CONF_CONNECTION_MODE, default=options[CONF_CONNECTION_MODE]
                 )
             ] = _choice(CONF_CONNECTION_MODE, [m.value for m in ConnectionMode])
         if step_id == "per_update":
@@ -139,16 +150,15 @@ class JKBalancerOptionsFlow(OptionsFlowWithReload):
                 )
             )
         schema |= {
-            vol.Required(
-                CONF_CHEMISTRY, default=options.get(CONF_CHEMISTRY, CHEMISTRY_AUTO)
-            ): _choice(CONF_CHEMISTRY, [CHEMISTRY_AUTO, *(c.value for c in Chemistry)]),
+            vol.Required(CONF_CHEMISTRY, default=options[CONF_CHEMISTRY]): _choice(
+                CONF_CHEMISTRY, [CHEMISTRY_AUTO, *(c.value for c in Chemistry)]
+            ),
             vol.Required(CONF_IMBALANCE_THRESHOLD, default=threshold): _number(
-                2, 1000, "mV"
+                MIN_IMBALANCE_THRESHOLD, MAX_IMBALANCE_THRESHOLD, "mV"
             ),
             vol.Required(
-                CONF_IMBALANCE_HOLD,
-                default=options.get(CONF_IMBALANCE_HOLD, DEFAULT_IMBALANCE_HOLD),
-            ): _number(0, 86_400, "s"),
+                CONF_IMBALANCE_HOLD, default=options[CONF_IMBALANCE_HOLD]
+            ): _number(0, MAX_IMBALANCE_HOLD, "s"),
         }
         return self.async_show_form(
             step_id=step_id,

@@ -65,12 +65,12 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
                 if entry_id not in self._linked:
                     registry = dr.async_get(self.hass)
                     self._async_link(registry, self._pack_device(registry), entry_id)
-                self._async_combine()
+                self.async_combine()
 
         @callback
         def _async_entry_changed(change: ConfigEntryChange, entry: ConfigEntry) -> None:
             if change is ConfigEntryChange.REMOVED and entry.entry_id in self.members:
-                self._async_combine()
+                self.async_combine()
 
         self.config_entry.async_on_unload(
             async_dispatcher_connect(
@@ -115,11 +115,21 @@ class PackCoordinator(DataUpdateCoordinator[CascadedPack]):
             self._linked.add(entry_id)
 
     @callback
-    def _async_combine(self) -> None:
+    def async_combine(self) -> None:
+        """Combine the balancers' newest snapshots, or say why they cannot be.
+
+        A balancer not reached (reloading, out of range) is expected and
+        passes: the pack's entities say so, and the balancer logs its own
+        trouble; it is no error of the pack's.
+        """
         try:
             self.async_set_updated_data(self._combine())
         except UpdateFailed as err:
-            self.async_set_update_error(err)
+            self.last_exception = err
+            if self.last_update_success:
+                _LOGGER.info("%s: figures unavailable: %s", self.name, err)
+                self.last_update_success = False
+                self.async_update_listeners()
 
     async def _async_update_data(self) -> CascadedPack:
         return self._combine()

@@ -15,13 +15,24 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
 
 from .compat import RepairsFlowResult, vol
-from .const import CONF_MEMBERS, CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO
+from .const import CONF_CHEMISTRY, CONF_MEMBERS, CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO
 from .coordinator import BalancerCoordinator
 from .entry import JKConfigEntry
-from .issues import CONFIRM_CELL_COUNT, LAYOUT_MISMATCH, PACK_MEMBER_MISSING
+from .issues import (
+    CHEMISTRY_CONTRADICTED,
+    CONFIRM_CELL_COUNT,
+    LAYOUT_MISMATCH,
+    PACK_MEMBER_MISSING,
+)
 from .pack_members import members_problem, members_schema
+from .protocol import Chemistry
 
 
 class _BalancerRepairFlow(RepairsFlow, ABC):
@@ -235,6 +246,59 @@ class LayoutRepairFlow(RepairsFlow):
         return self.async_create_entry(data={})
 
 
+class ChemistryRepairFlow(RepairsFlow):
+    """Set the chemistry the cells fit, after they contradicted the one in use."""
+
+    def __init__(self, entry_id: str, issue_id: str, proposed: list[str]) -> None:
+        """Remember which balancer, which issue and what fits."""
+        self._entry_id = entry_id
+        self._issue_id = issue_id
+        self._proposed = [c for c in proposed if c in Chemistry._value2member_map_]
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Start with the choice."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Once confirmed, store the chemistry as the owner's choice and reload."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="device_removed")
+        if not self._proposed:
+            return self.async_abort(
+                reason="nothing_fits", description_placeholders={"name": entry.title}
+            )
+        if user_input is not None:
+            self.hass.config_entries.async_update_entry(
+                entry,
+                options={**entry.options, CONF_CHEMISTRY: user_input[CONF_CHEMISTRY]},
+            )
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(
+                        CONF_CHEMISTRY, default=self._proposed[0]
+                    ): SelectSelector(
+                        SelectSelectorConfig(
+                            options=self._proposed,
+                            translation_key=CONF_CHEMISTRY,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            ),
+            description_placeholders={"name": entry.title},
+        )
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
@@ -245,6 +309,11 @@ async def async_create_fix_flow(
         return PackMembersRepairFlow(entry_id)
     if issue_id.startswith(LAYOUT_MISMATCH):
         return LayoutRepairFlow(entry_id, issue_id)
+    if issue_id.startswith(CHEMISTRY_CONTRADICTED):
+        proposed = data.get("proposed")
+        return ChemistryRepairFlow(
+            entry_id, issue_id, proposed if isinstance(proposed, list) else []
+        )
     if issue_id.startswith(CONFIRM_CELL_COUNT):
         return ConfirmCellCountFlow(entry_id, issue_id, int(data["cells"]))
     return CellCountRepairFlow(entry_id, issue_id)

@@ -18,7 +18,6 @@ from typing import Any
 from homeassistant.components.usb import human_readable_device_name
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
-    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
 )
@@ -42,10 +41,8 @@ from .const import (
     DOMAIN,
     Transport,
     bus_unique_id,
-    entry_transport,
 )
 from .protocol import (
-    BUS_ADDRESSES,
     DeviceConnectionError,
     FrameError,
     PortError,
@@ -55,10 +52,18 @@ from .protocol import (
 from .rs485 import (
     async_acquire_port,
     async_release_port,
-    port_key,
+    port_problem,
     stable_port,
     usb_adapter,
     usb_identity,
+)
+from .rs485_entries import (
+    async_adapter_in_use,
+    async_follow_adapter,
+    async_free_addresses,
+    async_is_configured,
+    async_lost_entry,
+    async_move,
 )
 
 # A scan asks each address once; a balancer answers in about 0.1 s.
@@ -79,10 +84,13 @@ class Rs485Steps(ConfigFlow):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            port = await self._async_stable(user_input[CONF_SERIAL_PORT])
-            result = await self._async_scan(port, errors, placeholders)
-            if result is not None:
-                return result
+            if problem := port_problem(user_input[CONF_SERIAL_PORT]):
+                errors[CONF_SERIAL_PORT] = problem
+            else:
+                port = await self._async_stable(user_input[CONF_SERIAL_PORT])
+                result = await self._async_scan(port, errors, placeholders)
+                if result is not None:
+                    return result
         # USB adapters first, the first one picked: a built-in port that
         # says nothing of itself ("n/a") is rarely where a balancer is.
         ports = sorted(
@@ -131,41 +139,21 @@ class Rs485Steps(ConfigFlow):
         port = await self._async_stable(discovery_info.device)
         await self.async_set_unique_id(port)
         self._abort_if_unique_id_configured()
-        if discovery_info.serial_number and self._async_follow_adapter(
+        if discovery_info.serial_number and async_follow_adapter(
+            self.hass,
             usb_identity(
                 discovery_info.vid, discovery_info.pid, discovery_info.serial_number
             ),
             port,
         ):
             return self.async_abort(reason="already_configured")
-        key = await self.hass.async_add_executor_job(port_key, port)
-        for entry in self._bus_entries():
-            if await self._async_port_key(entry) == key:
-                return self.async_abort(reason="already_configured")
+        if await async_adapter_in_use(self.hass, port):
+            return self.async_abort(reason="already_configured")
         self._port = port
         self.context["title_placeholders"] = {
             "name": discovery_info.description or port
         }
         return await self.async_step_usb_confirm()
-
-    def _async_follow_adapter(self, adapter: str, port: str) -> list[ConfigEntry]:
-        """Entries on ``adapter``; those stored at another path move to ``port``."""
-        entries = [
-            entry
-            for entry in self._bus_entries()
-            if entry.data.get(CONF_USB_ADAPTER) == adapter
-        ]
-        for entry in entries:
-            if entry.data[CONF_SERIAL_PORT] == port:
-                continue
-            address = int(entry.data[CONF_BUS_ADDRESS])
-            self.hass.config_entries.async_update_entry(
-                entry,
-                unique_id=bus_unique_id(port, address),
-                data={**entry.data, CONF_SERIAL_PORT: port},
-            )
-            self.hass.config_entries.async_schedule_reload(entry.entry_id)
-        return entries
 
     async def async_step_usb_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -191,9 +179,7 @@ class Rs485Steps(ConfigFlow):
         None with ``errors`` set when the port cannot be opened or no balancer
         not yet set up answers on it.
         """
-        key = await self.hass.async_add_executor_job(port_key, port)
-        configured = await self._async_configured_units()
-        addresses = [a for a in BUS_ADDRESSES if (key, a) not in configured]
+        addresses = await async_free_addresses(self.hass, port)
         found = await self._async_probe(port, addresses, errors, placeholders)
         if not found:
             return None
@@ -283,7 +269,7 @@ class Rs485Steps(ConfigFlow):
         address = int(discovery_info[CONF_BUS_ADDRESS])
         await self.async_set_unique_id(bus_unique_id(port, address))
         self._abort_if_unique_id_configured()
-        if await self._async_is_configured(port, address):
+        if await async_is_configured(self.hass, port, address):
             return self.async_abort(reason="already_configured")
         self._port, self._address = port, address
         self.context["title_placeholders"] = {"name": _title(address)}
@@ -311,10 +297,14 @@ class Rs485Steps(ConfigFlow):
         address = int(entry.data[CONF_BUS_ADDRESS])
         errors: dict[str, str] = {}
         placeholders = {"name": entry.title, "address": str(address)}
-        if user_input is not None:
+        if user_input is not None and (
+            problem := port_problem(user_input[CONF_SERIAL_PORT])
+        ):
+            errors[CONF_SERIAL_PORT] = problem
+        elif user_input is not None:
             port = await self._async_stable(user_input[CONF_SERIAL_PORT])
             # Another entry already is the balancer at that port and address.
-            if await self._async_is_configured(port, address, besides=entry):
+            if await async_is_configured(self.hass, port, address, besides=entry):
                 return self.async_abort(reason="already_configured")
             if await self._async_probe(port, [address], errors, placeholders):
                 adapter = await self.hass.async_add_executor_job(usb_adapter, port)
@@ -341,9 +331,17 @@ class Rs485Steps(ConfigFlow):
             bus_unique_id(self._port, address), raise_on_progress=False
         )
         self._abort_if_unique_id_configured()
-        if await self._async_is_configured(self._port, address):
+        if await async_is_configured(self.hass, self._port, address):
             return self.async_abort(reason="already_configured")
         adapter = await self.hass.async_add_executor_job(usb_adapter, self._port)
+        if (moved := await async_lost_entry(self.hass, address, adapter)) is not None:
+            # The balancer of an entry whose adapter went away answers here:
+            # it is that one, on its adapter at a new path, not a new one.
+            async_move(self.hass, moved, self._port, adapter)
+            return self.async_abort(
+                reason="moved_here",
+                description_placeholders={"name": moved.title, "port": self._port},
+            )
         return self.async_create_entry(
             title=_title(address),
             data={
@@ -354,39 +352,8 @@ class Rs485Steps(ConfigFlow):
             },
         )
 
-    # -- which balancers are set up, whatever their ports are called -------------
-
     async def _async_stable(self, port: str) -> str:
         return await self.hass.async_add_executor_job(stable_port, port)
-
-    def _bus_entries(self) -> list[ConfigEntry]:
-        return [
-            entry
-            for entry in self._async_current_entries(include_ignore=False)
-            if entry_transport(entry.data) is Transport.RS485
-        ]
-
-    async def _async_port_key(self, entry: ConfigEntry) -> str:
-        return await self.hass.async_add_executor_job(
-            port_key, entry.data[CONF_SERIAL_PORT]
-        )
-
-    async def _async_configured_units(
-        self, besides: ConfigEntry | None = None
-    ) -> set[tuple[str, int]]:
-        """(port key, address) of every balancer set up on RS485."""
-        return {
-            (await self._async_port_key(entry), int(entry.data[CONF_BUS_ADDRESS]))
-            for entry in self._bus_entries()
-            if entry is not besides
-        }
-
-    async def _async_is_configured(
-        self, port: str, address: int, besides: ConfigEntry | None = None
-    ) -> bool:
-        """Whether the balancer at ``address`` on ``port`` is set up already."""
-        key = await self.hass.async_add_executor_job(port_key, port)
-        return (key, address) in await self._async_configured_units(besides)
 
 
 def _title(address: int) -> str:

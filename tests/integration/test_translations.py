@@ -94,12 +94,14 @@ def test_every_error_message_exists() -> None:
     }
     raised_by_the_integration = refusals_of_harmful_settings | {
         "device_not_found",
+        "lend_minutes_out_of_range",
         "lent_while_unreachable",
         "link_lent",
         "pack_unit_deleted",
         "pack_unit_no_cells",
         "pack_unit_not_reached",
         "password_changed",
+        "stored_data_unusable",
         "stream_stalled",
         "write_unreachable",
     }

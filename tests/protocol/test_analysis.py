@@ -11,12 +11,12 @@ from custom_components.jk_balancer.protocol import (
     Chemistry,
     DriftTracker,
     ImbalanceWatch,
+    PackChemistry,
     Protocol,
     Snapshot,
     UnsafeSettingError,
     balancing_status,
     default_imbalance_threshold,
-    infer_chemistry,
     validate_write,
 )
 from custom_components.jk_balancer.protocol.errors import SettingBetweenStepsError
@@ -110,7 +110,7 @@ def test_the_status_has_exactly_the_seven_states() -> None:
 def test_chemistry_from_the_cells(
     cells: tuple[float, ...], chemistry: Chemistry
 ) -> None:
-    assert infer_chemistry(snapshot(cells).cell_info) is chemistry
+    assert PackChemistry.from_cells(snapshot(cells).cell_info).likely is chemistry
 
 
 def test_a_power_off_voltage_within_a_loaded_packs_sag_is_refused() -> None:

@@ -12,10 +12,7 @@ from .analysis import (
     DriftTracker,
     ImbalanceWatch,
     balancing_status,
-    cell_range,
     default_imbalance_threshold,
-    low_cell,
-    severe_spread,
 )
 from .ble.advertisement import is_jk_advertisement
 from .ble.cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info, decode_cell_info
@@ -30,7 +27,8 @@ from .ble.layouts import (
     encode_frame,
 )
 from .cascade import CascadedPack, cascade
-from .chemistry import Chemistry, infer_chemistry
+from .cell_limits import cell_range, low_cell, severe_spread
+from .chemistry import Chemistry, ChemistryWatch, PackChemistry
 from .client import BalancerClient
 from .const import (
     BLUETOOTH_PROTOCOLS,
@@ -42,7 +40,7 @@ from .const import (
     Protocol,
     Request,
 )
-from .energy import EnergyMeter
+from .energy import MAX_TOTAL_ENERGY, EnergyMeter
 from .errors import (
     DeviceConnectionError,
     FrameError,
@@ -101,6 +99,7 @@ __all__ = [
     "DEFAULT_IMBALANCE_HOLD",
     "DEFAULT_PASSCODE",
     "DEVICE_INFO",
+    "MAX_TOTAL_ENERGY",
     "RS485_BAUD_RATE",
     "RS485_READ_ALL",
     "RS485_REPLY_LENGTH",
@@ -116,6 +115,7 @@ __all__ = [
     "CascadedPack",
     "CellInfo",
     "Chemistry",
+    "ChemistryWatch",
     "Confirmation",
     "DeviceConnectionError",
     "DeviceInfo",
@@ -132,6 +132,7 @@ __all__ = [
     "LayoutMismatchError",
     "Limits",
     "LinkClosedError",
+    "PackChemistry",
     "PortError",
     "Protocol",
     "ProtocolDetectionError",
@@ -162,7 +163,6 @@ __all__ = [
     "encode_rs485_reply",
     "encode_rs485_request",
     "held_value",
-    "infer_chemistry",
     "is_jk_advertisement",
     "low_cell",
     "parse_command",

@@ -12,8 +12,9 @@ from enum import StrEnum
 import math
 from typing import Any, Final, TypeGuard
 
-from .chemistry import LOAD_SAG, Chemistry
 from .model import Snapshot
+from .plausibility import CELL_VOLTAGE_RANGE
+from .settings import CELL_COUNT
 
 
 class BalancingStatus(StrEnum):
@@ -100,113 +101,15 @@ class ImbalanceWatch:
         return self.out_of_balance
 
 
-# A warning clears only once the pack is this far back on the safe side, so
-# it does not come and go with every sample near its threshold.
-LOW_CELL_RECOVERY: Final = 0.05  # V
-SPREAD_RECOVERY: Final = 0.8  # of the severe spread
-
-
-@dataclass(frozen=True, slots=True)
-class LowCell:
-    """The lowest cell is nearly empty: ``limit`` is the voltage it approaches."""
-
-    cell: int  # numbered from 1
-    voltage: float
-    threshold: float  # warned below this
-    limit: float  # the power-off voltage, or the chemistry's empty voltage
-
-
-# A cell this close below its chemistry's full voltage is about to end the
-# charge (the presets' over-charge protection).
-NEAR_FULL: Final = 0.05  # V
-
-
-@dataclass(frozen=True, slots=True)
-class CellRange:
-    """Where a pack's cells work, in V: what the cell card draws and marks.
-
-    ``power_off``: the device's power-off voltage (or the chemistry's empty
-    one); below ``low`` a cell is nearly empty (warned), above ``high`` it is
-    nearly full; ``full`` is the chemistry's full voltage.
-    """
-
-    power_off: float
-    low: float
-    high: float
-    full: float
-
-
-def cell_range(snapshot: Snapshot, chemistry: Chemistry) -> CellRange:
-    """The working range of the cells: a chemistry and the power-off setting.
-
-    Nearly empty below the chemistry's low voltage, or a load's sag above the
-    power-off voltage if that is higher: there the balancer is about to
-    switch itself off.
-    """
-    voltages = chemistry.voltages
-    limit = snapshot.settings.power_off_voltage or voltages.empty
-    return CellRange(
-        power_off=limit,
-        low=round(max(voltages.low, limit + LOAD_SAG), 3),
-        high=round(voltages.full - NEAR_FULL, 3),
-        full=voltages.full,
-    )
-
-
-def low_cell(
-    snapshot: Snapshot, chemistry: Chemistry, *, warned: bool
-) -> LowCell | None:
-    """The low cell to warn about, or None (``warned``: a warning stands)."""
-    cells = snapshot.cell_info
-    if cells.min_cell_voltage is None or cells.min_voltage_cell is None:
-        return None
-    working = cell_range(snapshot, chemistry)
-    threshold = working.low
-    if cells.min_cell_voltage >= threshold + (LOW_CELL_RECOVERY if warned else 0):
-        return None
-    return LowCell(
-        cells.min_voltage_cell, cells.min_cell_voltage, threshold, working.power_off
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class SevereSpread:
-    """Cells so far apart that balancing will not set it right."""
-
-    lowest_cell: int
-    lowest: float
-    highest_cell: int
-    highest: float
-    limit: float  # V, the chemistry's severe spread
-
-
-def severe_spread(
-    snapshot: Snapshot, chemistry: Chemistry, *, warned: bool
-) -> SevereSpread | None:
-    """The severe spread to warn about, or None (``warned``: a warning stands)."""
-    cells = snapshot.cell_info
-    if (
-        cells.delta_cell_voltage is None
-        or cells.min_voltage_cell is None
-        or cells.max_voltage_cell is None
-        or cells.min_cell_voltage is None
-        or cells.max_cell_voltage is None
-    ):
-        return None
-    limit = chemistry.voltages.severe_spread
-    if cells.delta_cell_voltage <= limit * (SPREAD_RECOVERY if warned else 1):
-        return None
-    return SevereSpread(
-        cells.min_voltage_cell,
-        cells.min_cell_voltage,
-        cells.max_voltage_cell,
-        cells.max_cell_voltage,
-        limit,
-    )
-
-
 DRIFT_WINDOW: Final = 24 * 3600.0  # s
 DRIFT_BUCKETS: Final = 48
+# What a stored window can hold: a cell is at most the range of the cell
+# voltages away from the average, updates come at most this often, and a
+# sample's deviations add up to zero but for rounding.
+MAX_DEVIATION: Final = CELL_VOLTAGE_RANGE[1] - CELL_VOLTAGE_RANGE[0]  # V
+MAX_SAMPLES_PER_SECOND: Final = 10
+MAX_CELLS: Final = int(CELL_COUNT.reported[1])
+SUM_TOLERANCE: Final = 1e-6  # V per cell and sample
 
 type Bucket = tuple[float, list[float], int]
 
@@ -339,20 +242,29 @@ class DriftTracker:
         return tracker, f"{dropped} of {len(raw)} buckets unusable" if dropped else None
 
     def _bucket(self, raw: Any) -> Bucket | None:
-        """A stored bucket, or None when it cannot be used."""
+        """A stored bucket, or None when it cannot be used.
+
+        Bounded by what a balancer can measure: no more cells than it has, no
+        deviation beyond its cell voltage range, deviations from the average
+        that add up to nothing, and no more samples than updates fit in it.
+        """
         if not isinstance(raw, list | tuple) or len(raw) != 3:
             return None
         start, sums, count = raw
         if (
             not _finite(start)
             or float(start) % self.bucket_length
-            or not isinstance(sums, list)
-            or not sums
-            or not all(_finite(value) for value in sums)
             or not isinstance(count, int)
             or isinstance(count, bool)
-            or count < 1
+            or not 1 <= count <= self.bucket_length * MAX_SAMPLES_PER_SECOND
+            or not isinstance(sums, list)
+            or not 0 < len(sums) <= MAX_CELLS
+            or not all(_finite(value) for value in sums)
         ):
+            return None
+        if any(abs(value) > count * MAX_DEVIATION for value in sums):
+            return None
+        if abs(math.fsum(sums)) > count * len(sums) * SUM_TOLERANCE:
             return None
         return float(start), [float(value) for value in sums], count
 

@@ -4,8 +4,10 @@ A balancer is reached over Bluetooth or on an RS485 bus; either way its owner
 reads a :class:`Snapshot`, writes a setting and learns what the device holds
 afterwards, downloads the diagnostics, and closes the client when it is done.
 The write is the same sequence on every transport, written once here: check
-the value against the device as it is now, send it, read the settings back
-until the device holds it (or say what it holds instead), all within a limit.
+the value against what the device said last and, before sending, against
+the device as it is now (a unit that stopped answering is sent nothing), send
+it, read the settings back until the device holds it (or say what it holds
+instead), all within a limit.
 A transport says only how bytes move (:meth:`_send_write`, :meth:`_read_back`).
 
 A closed client stays closed: whatever is still in flight fails, and nothing
@@ -19,7 +21,7 @@ import asyncio
 import logging
 from typing import Any, ClassVar, Final
 
-from .chemistry import Chemistry
+from .chemistry import Chemistry, PackChemistry
 from .errors import DeviceTimeoutError, LinkClosedError
 from .model import Settings, Snapshot
 from .writes import (
@@ -75,7 +77,7 @@ class BalancerClient(ABC):
         key: str,
         value: float | bool,
         *,
-        chemistry: Chemistry | None = None,
+        chemistry: Chemistry | PackChemistry | None = None,
         fewer_cells_confirmed: bool = False,
     ) -> Settings:
         """Write a setting and return the settings the device holds afterwards.
@@ -104,16 +106,23 @@ class BalancerClient(ABC):
         self,
         key: str,
         value: float | bool,
-        chemistry: Chemistry | None,
+        chemistry: Chemistry | PackChemistry | None,
         fewer_cells_confirmed: bool,
     ) -> Settings:
-        write = validate_write(
-            await self._current_snapshot(),
-            key,
-            value,
-            chemistry=chemistry,
-            fewer_cells_confirmed=fewer_cells_confirmed,
-        )
+        def check(snapshot: Snapshot) -> PreparedWrite:
+            return validate_write(
+                snapshot,
+                key,
+                value,
+                chemistry=chemistry,
+                fewer_cells_confirmed=fewer_cells_confirmed,
+            )
+
+        if (known := self.snapshot) is not None:
+            # What the device would refuse, or should not take, is refused
+            # before anything goes on the wire.
+            check(known)
+        write = check(await self._current_snapshot())
         _LOGGER.debug("%s: writing %s = %s", self.name, key, write.value)
         await self._send_write(write)
         held: float | None = None

@@ -15,6 +15,12 @@ import math
 from typing import Final
 
 WATT_SECONDS_PER_KWH: Final = 3_600_000.0
+# The most a JK BMS's pack can move: 32 cells at 4.2 V and 600 A, the
+# strongest models' rating. A day of it is the most energy a day can carry,
+# and thirty years of such days the most a total can have counted.
+MAX_PACK_POWER: Final = 32 * 4.2 * 600  # W
+MAX_ENERGY_PER_DAY: Final = MAX_PACK_POWER * 24 / 1000  # kWh
+MAX_TOTAL_ENERGY: Final = MAX_ENERGY_PER_DAY * 365 * 30  # kWh
 
 
 @dataclass(slots=True)
@@ -33,7 +39,7 @@ class EnergyMeter:
 
     def add(self, at: float, power: float) -> None:
         """Count the energy since the previous measurement (positive = charging)."""
-        if not math.isfinite(power):
+        if not math.isfinite(power) or abs(power) > MAX_PACK_POWER:
             self._last = None
             return
         last, self._last = self._last, (at, power)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import math
 from typing import Final
 
-from .chemistry import LOAD_SAG, Chemistry, infer_chemistry
+from .chemistry import LOAD_SAG, Chemistry, PackChemistry, as_pack_chemistry
 from .const import Protocol
 from .errors import (
     SettingBetweenStepsError,
@@ -164,16 +164,17 @@ def validate_write(
     key: str,
     value: float | bool,
     *,
-    chemistry: Chemistry | None = None,
+    chemistry: Chemistry | PackChemistry | None = None,
     fewer_cells_confirmed: bool = False,
 ) -> PreparedWrite:
     """Check a new value against the device as it is now; nothing is sent.
 
     Beyond the device's range (SettingOutOfRangeError), refuses what would
     harm (UnsafeSettingError): a power-off voltage at or above the lowest
-    cell, a start voltage the cells of this ``chemistry`` never reach
-    (inferred from the cells when not given), and a cell count below the cells
-    connected, unless the user confirmed that they rewired the pack.
+    cell, or above where the pack's ``chemistry`` (what is known of it, or
+    else what the cells tell) still holds much of its charge; a start voltage
+    its cells never reach; and a cell count below the cells connected, unless
+    the user confirmed that they rewired the pack.
     """
     write = prepare_write(
         key,
@@ -185,21 +186,20 @@ def validate_write(
     )
     spec, number, cells = write.spec, write.value, snapshot.cell_info
     unit = spec.shown_unit or ""
+    known = as_pack_chemistry(chemistry, cells)
     if spec is POWER_OFF_VOLTAGE:
-        _check_power_off(
-            number, cells, chemistry or infer_chemistry(cells), chosen=bool(chemistry)
-        )
+        _check_power_off(number, cells, known)
     elif spec is BALANCE_START_VOLTAGE:
-        chemistry = chemistry or infer_chemistry(cells)
-        if number >= chemistry.full_voltage:
+        likely = known.likely
+        if number >= likely.full_voltage:
             raise UnsafeSettingError(
                 "start_voltage_unreachable",
-                f"start voltage {number:g} V: {chemistry.name} cells never go above "
-                f"{chemistry.full_voltage:g} V, so balancing would never start; "
+                f"start voltage {number:g} V: {likely.name} cells never go above "
+                f"{likely.full_voltage:g} V, so balancing would never start; "
                 "nothing was sent",
                 value=spec.format(number),
-                chemistry=chemistry.name,
-                full=spec.format(chemistry.full_voltage),
+                chemistry=likely.name,
+                full=spec.format(likely.full_voltage),
                 unit=unit,
             )
     elif spec is CELL_COUNT and number < cells.cell_count and not fewer_cells_confirmed:
@@ -213,33 +213,16 @@ def validate_write(
     return write
 
 
-def _check_power_off(
-    number: float, cells: CellInfo, chemistry: Chemistry, *, chosen: bool
-) -> None:
+def _check_power_off(number: float, cells: CellInfo, known: PackChemistry) -> None:
     """Refuse a power-off voltage the pack would reach now, or soon under load.
 
     Reaching it switches the balancer off, radio and all: nothing can undo
-    that from afar. ``chosen``: the user chose the chemistry (else the cells
-    suggested it, and the message says it can be set).
+    that from afar. Above the chemistry's ceiling (the lowest of the
+    candidates while it is not known) the pack is cut off while still charged.
     """
-    spec, voltages = POWER_OFF_VOLTAGE, chemistry.voltages
+    spec = POWER_OFF_VOLTAGE
     unit = spec.shown_unit or ""
-    if number > voltages.power_off_ceiling:
-        raise UnsafeSettingError(
-            "power_off_above_chemistry"
-            if chosen
-            else "power_off_above_inferred_chemistry",
-            f"power-off voltage {number:g} V is above "
-            f"{voltages.power_off_ceiling:g} V, where {chemistry.name} cells still "
-            "hold much of their charge: the pack "
-            f"would be cut off at its next discharge (usual: {voltages.empty:g} V); "
-            "nothing was sent",
-            value=spec.format(number),
-            chemistry=chemistry.name,
-            ceiling=spec.format(voltages.power_off_ceiling),
-            usual=spec.format(voltages.empty),
-            unit=unit,
-        )
+    # Without a cell nothing can be checked, the chemistry included.
     lowest = cells.min_cell_voltage
     if lowest is None:
         raise UnsafeSettingError(
@@ -247,6 +230,24 @@ def _check_power_off(
             f"power-off voltage {number:g} V cannot be checked: no cell is "
             "measured; nothing was sent",
             value=spec.format(number),
+            unit=unit,
+        )
+    chemistry, ceiling = known.lowest(lambda v: v.power_off_ceiling)
+    voltages = chemistry.voltages
+    if number > ceiling:
+        raise UnsafeSettingError(
+            "power_off_above_chemistry"
+            if known.chosen
+            else "power_off_above_inferred_chemistry",
+            f"power-off voltage {number:g} V is above "
+            f"{ceiling:g} V, where {chemistry.name} cells still "
+            "hold much of their charge: the pack "
+            f"would be cut off at its next discharge (usual: {voltages.empty:g} V); "
+            "nothing was sent",
+            value=spec.format(number),
+            chemistry=chemistry.name,
+            ceiling=spec.format(ceiling),
+            usual=spec.format(voltages.empty),
             unit=unit,
         )
     highest_safe = _round_step(lowest - LOAD_SAG, spec.step, math.floor)

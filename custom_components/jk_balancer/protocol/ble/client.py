@@ -147,11 +147,22 @@ class BluetoothClient(BalancerClient):
         """Use a newer BLEDevice (the device may now be reached via another proxy)."""
         self._ble_device = ble_device
 
-    def add_listener(self, listener: SnapshotListener) -> Callable[[], None]:
-        """Call ``listener`` with every new snapshot; return the remover."""
-        listeners = self._receiver.listeners
+    def add_listener(
+        self, listener: SnapshotListener, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], None]:
+        """Call ``listener`` with every new snapshot, ``on_gap`` for every frame
+        torn or refused (what it carried is not known); return the remover."""
+        listeners, gaps = self._receiver.listeners, self._receiver.gap_listeners
         listeners.append(listener)
-        return lambda: listeners.remove(listener)
+        if on_gap is not None:
+            gaps.append(on_gap)
+
+        def remove() -> None:
+            listeners.remove(listener)
+            if on_gap is not None:
+                gaps.remove(on_gap)
+
+        return remove
 
     def add_disconnect_listener(
         self, listener: Callable[[], None]
@@ -165,7 +176,11 @@ class BluetoothClient(BalancerClient):
         device_info = self._receiver.decoder.device_info
         if device_info is None:
             raise NotConnectedError("no device info received yet", name=self.name)
-        return hmac.compare_digest(password.encode(), device_info.passcode.encode())
+        try:
+            typed = password.encode()
+        except UnicodeEncodeError:  # no text a device could hold
+            return False
+        return hmac.compare_digest(typed, device_info.passcode.encode())
 
     def diagnostics(self) -> dict[str, Any]:
         """The link, the frames it rejected and the raw frames last received."""

@@ -3,7 +3,9 @@
 The device answers requests and streams cell-info frames through one
 characteristic. :class:`FrameReceiver` reassembles the notifications, checks
 every frame with the layout decoder, keeps the newest of each kind, hands a
-frame to whoever waits for its type and each new snapshot to the listeners.
+frame to whoever waits for its type and each new snapshot to the listeners,
+and tells the gap listeners of every frame that was torn or refused: what it
+carried is not known.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class FrameReceiver:
         self.cell_info_at: float | None = None
         self._waiters: dict[int, list[asyncio.Future[Checked]]] = {}
         self.listeners: list[SnapshotListener] = []
+        self.gap_listeners: list[Callable[[], None]] = []
         # Why the latest frame of each type was dropped (cleared when one decodes).
         self._rejections: dict[FrameType, FrameError] = {}
         self.rejected_frames = 0
@@ -133,19 +136,25 @@ class FrameReceiver:
 
     def on_notification(self, _sender: object, data: bytearray) -> None:
         """Take one notification of the device."""
-        for frame in self.assembler.feed(data):
+        torn = self.assembler.stats.bad_frames
+        frames = self.assembler.feed(data)
+        if self.assembler.stats.bad_frames != torn:
+            self._gap()
+        for frame in frames:
             try:
                 frame_type = FrameType(frame.frame_type)
                 self.last_frames[frame_type] = frame.raw
                 decoded = self.decoder.check(frame)
             except ValueError:
                 self.rejected_frames += 1
+                self._gap()
                 _LOGGER.debug(
                     "%s: unknown frame type %#04x", self._name(), frame.frame_type
                 )
                 continue
             except FrameError as err:
                 self.rejected_frames += 1
+                self._gap()
                 self._rejections[frame_type] = err
                 if self._chosen is not None and (
                     fits := self.decoder.fitting_protocol(frame)
@@ -160,6 +169,13 @@ class FrameReceiver:
                 continue
             self._rejections.pop(frame_type, None)
             self._accept(frame_type, decoded)
+
+    def _gap(self) -> None:
+        for listener in list(self.gap_listeners):
+            try:
+                listener()
+            except Exception:
+                _LOGGER.exception("%s: gap listener failed", self._name())
 
     def _accept(self, frame_type: FrameType, decoded: Checked) -> None:
         self._snapshot = None

@@ -73,7 +73,9 @@ class Rs485Client(BalancerClient):
         return snapshot
 
     async def _current_snapshot(self) -> Snapshot:
-        return self._snapshot or await self._read()
+        # A write is checked against the unit as it is now, and a unit that
+        # stopped answering is sent nothing: one read costs 80 ms on the wire.
+        return await self._read()
 
     async def _send_write(self, write: PreparedWrite) -> None:
         await self.port.write(self.address, write.register.address, write.payload)
