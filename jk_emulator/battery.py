@@ -89,6 +89,10 @@ class Battery:
     cells: list[Cell]
     rng: random.Random = field(default_factory=random.Random)
     noise: float = NOISE
+    # Each cell's internal resistance (Ohm): while current flows its terminal
+    # sits this much times the current above (charging) or below its
+    # open-circuit voltage, as a runner cell at the end of a charge does.
+    internal_resistance: float = 0.0
     # Pack current (A, positive = charging): a daily sine, like solar and load.
     load_amplitude: float = 0.0
     load_period: float = 86_400.0
@@ -129,12 +133,12 @@ class Battery:
         ]
 
     def measured_voltages(self) -> list[float]:
-        """What the balancer's ADC reads: the true voltage plus jitter."""
+        """What the balancer's ADC reads: the terminal voltage plus jitter."""
+        rise = self.pack_current * self.internal_resistance
+        terminal = [v + rise for v in self.true_voltages()]
         if not self.noise:
-            return self.true_voltages()
-        return [
-            v + self.rng.uniform(-self.noise, self.noise) for v in self.true_voltages()
-        ]
+            return terminal
+        return [v + self.rng.uniform(-self.noise, self.noise) for v in terminal]
 
     def blocked_by_wires(self, cell_count: int) -> bool:
         """Return True when a wire's resistance is too high to balance."""

@@ -175,7 +175,7 @@ class BatteryCare:
         # A loose lead's frames tell of the wiring, not of the cells.
         if not snapshot.cell_count_mismatch:
             self.tracker.add(cells.cell_voltages, now)
-            self.chemistry_watch.update(cells, monotonic)
+            self.chemistry_watch.update(cells.cell_voltages, monotonic)
         self.drift = self.tracker.drift(now)
         self._store.async_delay_save(self._data, SAVE_DELAY)
 

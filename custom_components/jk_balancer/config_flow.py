@@ -46,7 +46,12 @@ from .coordinator import BalancerCoordinator
 from .entry import JKConfigEntry
 from .migration import MINOR_VERSION, VERSION
 from .options_flow import JKBalancerOptionsFlow
-from .pack_members import balancer_entries, members_problem, members_schema
+from .pack_members import (
+    balancer_entries,
+    members_problem,
+    members_schema,
+    name_problem,
+)
 from .protocol import (
     BluetoothClient,
     JKError,
@@ -258,7 +263,9 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             members: list[str] = user_input[CONF_MEMBERS]
-            if (problem := members_problem(members)) is not None:
+            if (problem := name_problem(user_input[CONF_NAME])) is not None:
+                errors[CONF_NAME] = problem
+            elif (problem := members_problem(members)) is not None:
                 errors[CONF_MEMBERS] = problem
             elif reconfiguring:
                 return self.async_update_reload_and_abort(

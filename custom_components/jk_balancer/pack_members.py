@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
@@ -47,6 +49,27 @@ def members_schema(
         )
     )
     return vol.Schema(fields)
+
+
+# Longer than any name a device page shows.
+MAX_NAME_LENGTH = 100
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a pack (an error key), or None.
+
+    A name is shown on every page and stored with the entry: text that is no
+    UTF-8, control characters and absurd lengths are refused.
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        return "invalid_name"
+    if any(unicodedata.category(character) == "Cc" for character in name):
+        return "invalid_name"
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return "invalid_name"
+    return None
 
 
 def members_problem(members: list[str]) -> str | None:

@@ -74,6 +74,8 @@ class Rs485Steps(ConfigFlow):
     """The RS485 steps of the config flow."""
 
     _port: str
+    # The adapter USB discovery named (pyserial may not list it yet).
+    _usb: str | None = None
     _address: int
     _found: dict[int, Snapshot]
 
@@ -139,14 +141,12 @@ class Rs485Steps(ConfigFlow):
         port = await self._async_stable(discovery_info.device)
         await self.async_set_unique_id(port)
         self._abort_if_unique_id_configured()
-        if discovery_info.serial_number and async_follow_adapter(
-            self.hass,
-            usb_identity(
+        if discovery_info.serial_number:
+            self._usb = usb_identity(
                 discovery_info.vid, discovery_info.pid, discovery_info.serial_number
-            ),
-            port,
-        ):
-            return self.async_abort(reason="already_configured")
+            )
+            if async_follow_adapter(self.hass, self._usb, port):
+                return self.async_abort(reason="already_configured")
         if await async_adapter_in_use(self.hass, port):
             return self.async_abort(reason="already_configured")
         self._port = port
@@ -167,6 +167,8 @@ class Rs485Steps(ConfigFlow):
                 return result
         return self.async_show_form(
             step_id="usb_confirm",
+            # A confirmation takes nothing: anything else is refused.
+            data_schema=vol.Schema({}),
             errors=errors,
             description_placeholders=placeholders,
         )
@@ -283,6 +285,7 @@ class Rs485Steps(ConfigFlow):
             return await self._async_create_bus_entry(self._address)
         return self.async_show_form(
             step_id="bus_confirm",
+            data_schema=vol.Schema({}),
             description_placeholders={
                 "name": _title(self._address),
                 "port": self._port,
@@ -333,7 +336,9 @@ class Rs485Steps(ConfigFlow):
         self._abort_if_unique_id_configured()
         if await async_is_configured(self.hass, self._port, address):
             return self.async_abort(reason="already_configured")
-        adapter = await self.hass.async_add_executor_job(usb_adapter, self._port)
+        adapter = self._usb or await self.hass.async_add_executor_job(
+            usb_adapter, self._port
+        )
         if (moved := await async_lost_entry(self.hass, address, adapter)) is not None:
             # The balancer of an entry whose adapter went away answers here:
             # it is that one, on its adapter at a new path, not a new one.

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
+import os
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
-from homeassistant.const import CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.const import ATTR_ENTITY_ID, CONF_ADDRESS, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import (
@@ -28,8 +30,15 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.jk_balancer.const import DOMAIN
-from jk_emulator import PROFILES, BluetoothBalancer, VirtualRadio
+from custom_components.jk_balancer.const import (
+    CONF_BUS_ADDRESS,
+    CONF_SERIAL_PORT,
+    CONF_TRANSPORT,
+    DOMAIN,
+    bus_unique_id,
+)
+from custom_components.jk_balancer.rs485 import rs485_device_key
+from jk_emulator import PROFILES, BluetoothBalancer, VirtualBus, VirtualRadio
 from jk_emulator.ble import STREAM_INTERVAL
 from jk_emulator.ha_proxy import VirtualProxyScanner, async_register_virtual_proxy
 from tests.conftest import FAST
@@ -130,6 +139,88 @@ async def setup_entry(
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+def bus_entry(
+    bus: VirtualBus, address: int, port: str | None = None
+) -> MockConfigEntry:
+    """The config entry of the balancer at ``address`` on ``bus`` (or ``port``)."""
+    port = port or bus.path
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"JK balancer {address}",
+        unique_id=bus_unique_id(port, address),
+        data={
+            CONF_TRANSPORT: "rs485",
+            CONF_SERIAL_PORT: port,
+            CONF_BUS_ADDRESS: address,
+        },
+        minor_version=3,
+    )
+
+
+async def setup_bus(hass: HomeAssistant, bus: VirtualBus) -> list[MockConfigEntry]:
+    """Set up both balancers of ``bus``."""
+    entries = [bus_entry(bus, address) for address in sorted(bus.units)]
+    for entry in entries:
+        entry.add_to_hass(hass)
+        await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entries
+
+
+# The RS485 commands that write a setting.
+WRITE_COMMANDS = {0xF0, 0xF2, 0xF4, 0xF6}
+
+
+def entity_id(hass: HomeAssistant, platform: str, address: int, key: str) -> str:
+    """The entity id of ``key`` of the balancer at ``address``."""
+    entry = next(
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data.get(CONF_BUS_ADDRESS) == address
+    )
+    found = er.async_get(hass).async_get_entity_id(
+        platform, DOMAIN, f"{rs485_device_key(entry.entry_id)}-{key}"
+    )
+    assert found is not None, key
+    return found
+
+
+def writes(bus: VirtualBus) -> list[tuple[int, int]]:
+    """(address, command) of every write the balancers heard."""
+    return [(raw[2], raw[3]) for raw in bus.received if raw[3] in WRITE_COMMANDS]
+
+
+def open_fds(path: str) -> int:
+    """How many file descriptors of this process are open on ``path``."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == path:
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+async def set_value(hass: HomeAssistant, entity_id: str, value: float) -> None:
+    """Set a number entity through its service, as the UI does."""
+    await hass.services.async_call(
+        "number",
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: value},
+        blocking=True,
+    )
+
+
+async def start_fix(client: Any, domain: str, issue_id: str) -> dict[str, Any]:
+    """Open the fix flow of a repair through the HTTP API, as the UI does."""
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": domain, "issue_id": issue_id}
+    )
+    assert response.status == 200
+    return await response.json()
 
 
 async def restart_with_stored(

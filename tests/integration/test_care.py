@@ -104,6 +104,30 @@ ODD_STORES = {
     "version 0": {"version": 0, "data": {"window": 86400.0, "buckets": []}},
     "version 2 (a downgrade)": {"version": 2, "data": {"drift": "newer format"}},
     "a list": {"version": 1, "data": ["not", "a", "window"]},
+    "sums beyond any cell voltage": {
+        "version": 1,
+        "data": {"window": 86400.0, "buckets": [[0.0, [1e308, -1e308], 5]]},
+    },
+    "a cell 300 V below the others": {
+        "version": 1,
+        "data": {"window": 86400.0, "buckets": [[0.0, [-900.0, 0.0, 0.0], 3]]},
+    },
+    "deviations that do not add up to nothing": {
+        "version": 1,
+        "data": {"window": 86400.0, "buckets": [[0.0, [-0.9, 0.0, 0.0], 3]]},
+    },
+    "more samples than a bucket holds": {
+        "version": 1,
+        "data": {"window": 86400.0, "buckets": [[0.0, [0.01, -0.01], 10**9]]},
+    },
+    "more cells than a balancer has": {
+        "version": 1,
+        "data": {"window": 86400.0, "buckets": [[0.0, [0.0] * 40, 1]]},
+    },
+    "chemistries ruled out that are none": {
+        "version": 1,
+        "data": {"window": 86400.0, "buckets": [], "chemistry_ruled_out": ["x"]},
+    },
     "a state that is not one": {
         "version": 1,
         "data": {"window": 86400.0, "buckets": [], "out_of_balance": "yes"},
@@ -142,6 +166,9 @@ async def test_stored_care_that_cannot_be_used_is_dropped_with_one_warning(
     )
     await next_update(hass)
     assert hass.states.get(DRIFTING) is not None
+    deviation = hass.states.get("sensor.jk_b2a16s_drifting_cell_deviation")
+    assert deviation is not None
+    assert abs(float(deviation.state)) < 100  # mV: what the cells show now
 
 
 async def test_out_of_balance_survives_a_reload_and_an_options_save(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 from unittest.mock import patch
 
 from bleak_retry_connector.bluez import Allocations
@@ -245,6 +246,22 @@ async def test_entries_storing_an_upper_case_layout_are_migrated(
     assert entry.state is ConfigEntryState.LOADED
     assert (entry.version, entry.minor_version) == (1, 3)
     assert entry.data[CONF_PROTOCOL] == "jk04"
+    assert entry.runtime_data.link.client.protocol is Protocol.JK04
+
+
+@pytest.mark.parametrize("stored", [None, 4, ["JK04"], "JK99"])
+async def test_entries_storing_a_layout_that_names_none_are_detected(
+    hass: HomeAssistant, proxy: Proxy, stored: Any
+) -> None:
+    device = proxy.add("jk-b2a16s")
+    entry = config_entry(device, **{CONF_PROTOCOL: stored})
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, minor_version=1)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert (entry.version, entry.minor_version) == (1, 3)
+    assert entry.data[CONF_PROTOCOL] == "auto"
     assert entry.runtime_data.link.client.protocol is Protocol.JK04
 
 

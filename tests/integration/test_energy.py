@@ -174,6 +174,8 @@ async def test_the_totals_go_on_after_a_reload_without_the_time_between(
         ("inf", "kWh", 0.0),
         ("lots", "kWh", 0.0),
         (True, "kWh", 0.0),
+        # More than a JK BMS moves in its life: it would swallow every count.
+        (1e15, "kWh", 0.0),
     ],
 )
 async def test_a_stored_total_is_used_only_when_it_is_one(
@@ -213,3 +215,20 @@ async def test_a_balancer_without_a_current_sensor_has_no_energy(
         for state in hass.states.async_all("sensor")
         if state.attributes.get("device_class") == "energy"
     ]
+
+
+async def test_frames_refused_in_a_row_are_not_bridged(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """Half a second of corrupted frames: what they carried is not known."""
+    device = await bms(hass, proxy)
+    power = flow(device, PULSE)
+    await asyncio.sleep(0.3)
+    device.corrupt_frames(1.0)
+    await asyncio.sleep(0.5)
+    device.corrupt_frames(0.0)
+    await asyncio.sleep(0.3)
+    flow(device, 0.0)
+    await next_update(hass)
+    # About 0.6 s seen; bridging the refused frames would add 0.5 s.
+    assert power * 0.4 / KWH < total(hass, CHARGED) < power * 0.8 / KWH

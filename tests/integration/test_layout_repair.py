@@ -10,8 +10,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.jk_balancer.const import CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO
-from tests.integration.conftest import Proxy, setup_entry
-from tests.integration.test_repairs import start_fix
+from tests.integration.conftest import Proxy, setup_entry, start_fix
 
 
 async def test_a_32_cell_layout_bms_forced_to_jk02_24s_gets_a_fixable_repair(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 import math
+import time
 from typing import Any
-from unittest.mock import MagicMock
+from unittest.mock import MagicMock, patch
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.switch import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant, State
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
@@ -28,9 +29,9 @@ from tests.integration.conftest import (
     Proxy,
     next_update,
     restart_with_stored,
+    setup_bus,
     setup_entry,
 )
-from tests.integration.test_rs485 import setup_bus
 
 LENT = "switch.jk_b2a16s_lent_to_jk_app"
 LINK_BACK = "sensor.jk_b2a16s_link_back"
@@ -319,3 +320,39 @@ async def test_taken_back_while_the_lend_waits_for_a_write_keeps_the_link(
     assert device.settings.balance_trigger_voltage == pytest.approx(0.008)
     assert state(hass, LENT).state == STATE_OFF
     assert device.link is not None
+
+
+async def test_a_wall_clock_corrected_backwards_does_not_stretch_the_lend(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    """The clock was a day ahead when the link was lent; then it is corrected.
+
+    Sixteen minutes later (as the monotonic clock counts them) the link is
+    back, although the wall clock says the lend began tomorrow.
+    """
+    device = await lent_device(hass, proxy, "persistent")
+    day = timedelta(days=1)
+    real_time, real_utcnow = time.time, dt_util.utcnow
+    with (
+        patch("time.time", lambda: real_time() - day.total_seconds()),
+        patch("homeassistant.util.dt.utcnow", lambda: real_utcnow() - day),
+    ):
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=16))
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert state(hass, LENT).state == STATE_OFF
+    assert device.link is not None
+
+
+async def test_a_lend_duration_that_is_no_number_is_refused(
+    hass: HomeAssistant, proxy: Proxy
+) -> None:
+    await setup_entry(hass, proxy.add("jk-b2a16s"))
+    with pytest.raises(ServiceValidationError) as caught:
+        await hass.services.async_call(
+            "number",
+            SERVICE_SET_VALUE,
+            {ATTR_ENTITY_ID: LEND_DURATION, ATTR_VALUE: math.nan},
+            blocking=True,
+        )
+    assert caught.value.translation_key == "lend_minutes_out_of_range"
+    assert state(hass, LEND_DURATION).state == "15"

@@ -51,12 +51,14 @@ from custom_components.jk_balancer.rs485 import DATA_PORTS, rs485_device_key
 from jk_emulator import PROFILES, BluetoothBalancer, VirtualBus, VirtualRadio
 from jk_emulator.ha_proxy import async_register_virtual_proxy
 from tests.conftest import wait_for
-from tests.integration.conftest import Proxy, setup_entry, start_user_flow
-from tests.integration.test_rs485 import (
+from tests.integration.conftest import (
+    Proxy,
     bus_entry,
     entity_id,
     open_fds,
     setup_bus,
+    setup_entry,
+    start_user_flow,
     writes,
 )
 

@@ -16,16 +16,13 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.jk_balancer.const import CONF_CHEMISTRY
-from tests.integration.conftest import Proxy, next_update, setup_entry
-from tests.integration.test_safety import set_value
-
-
-async def start_fix(client, domain: str, issue_id: str) -> dict:
-    response = await client.post(
-        "/api/repairs/issues/fix", json={"handler": domain, "issue_id": issue_id}
-    )
-    assert response.status == 200
-    return await response.json()
+from tests.integration.conftest import (
+    Proxy,
+    next_update,
+    set_value,
+    setup_entry,
+    start_fix,
+)
 
 
 async def test_high_wire_resistance_raises_an_issue_until_fixed(

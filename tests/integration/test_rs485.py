@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntryState
@@ -30,67 +29,16 @@ from custom_components.jk_balancer.const import (
     bus_unique_id,
 )
 from custom_components.jk_balancer.protocol import WIRE_RESISTANCE_LIMIT
-from custom_components.jk_balancer.rs485 import DATA_PORTS, rs485_device_key
+from custom_components.jk_balancer.rs485 import DATA_PORTS
 from jk_emulator import VirtualBus
-from tests.integration.conftest import next_update
-
-WRITE_COMMANDS = {0xF0, 0xF2, 0xF4, 0xF6}
-
-
-def bus_entry(bus: VirtualBus, address: int) -> MockConfigEntry:
-    """The config entry of the balancer at ``address`` on ``bus``."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=f"JK balancer {address}",
-        unique_id=bus_unique_id(bus.path, address),
-        data={
-            CONF_TRANSPORT: "rs485",
-            CONF_SERIAL_PORT: bus.path,
-            CONF_BUS_ADDRESS: address,
-        },
-        minor_version=3,
-    )
-
-
-async def setup_bus(hass: HomeAssistant, bus: VirtualBus) -> list[MockConfigEntry]:
-    """Set up both balancers of ``bus``."""
-    entries = [bus_entry(bus, address) for address in sorted(bus.units)]
-    for entry in entries:
-        entry.add_to_hass(hass)
-        await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entries
-
-
-def entity_id(hass: HomeAssistant, platform: str, address: int, key: str) -> str:
-    """The entity id of ``key`` of the balancer at ``address``."""
-    entry = next(
-        entry
-        for entry in hass.config_entries.async_entries(DOMAIN)
-        if entry.data.get(CONF_BUS_ADDRESS) == address
-    )
-    found = er.async_get(hass).async_get_entity_id(
-        platform, DOMAIN, f"{rs485_device_key(entry.entry_id)}-{key}"
-    )
-    assert found is not None, key
-    return found
-
-
-def writes(bus: VirtualBus) -> list[tuple[int, int]]:
-    """(address, command) of every write the balancers heard."""
-    return [(raw[2], raw[3]) for raw in bus.received if raw[3] in WRITE_COMMANDS]
-
-
-def open_fds(path: str) -> int:
-    """How many file descriptors of this process are open on ``path``."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}") == path:
-                count += 1
-        except OSError:
-            continue
-    return count
+from tests.integration.conftest import (
+    entity_id,
+    next_update,
+    open_fds,
+    setup_bus,
+    start_fix,
+    writes,
+)
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -325,3 +273,33 @@ async def test_diagnostics_show_the_port_the_address_and_the_last_reply(
     assert connection["last_reply"].startswith("eb 90 02 ff")
     assert diagnostics["protocol"] == "DZ_RS485"
     assert diagnostics["cell_info"]["cell_voltages"]
+
+
+async def test_a_fix_for_a_silent_unit_sends_nothing_and_shows_nothing_stale(
+    hass: HomeAssistant, virtual_bus: VirtualBus, hass_client: ClientSessionGenerator
+) -> None:
+    """The cell-count repair, submitted after the unit went silent."""
+    assert await async_setup_component(hass, "repairs", {})
+    virtual_bus.units[1].change_settings(cell_count=17)  # 16 cells wired
+    entries = await setup_bus(hass, virtual_bus)
+    issue_id = f"cell_count_mismatch_{entries[0].entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    client = await hass_client()
+    flow = await start_fix(client, DOMAIN, issue_id)
+    assert flow["step_id"] == "confirm"
+    virtual_bus.go_silent(3600, address=1)
+    await next_update(hass)
+    total = entity_id(hass, "sensor", 1, "total_voltage")
+    state = hass.states.get(total)
+    assert state is not None
+    assert state.state == STATE_UNAVAILABLE
+
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    result = await response.json()
+    assert result["type"] == "abort"
+    assert result["reason"] == "write_failed"
+    assert "did not answer" in result["description_placeholders"]["error"]
+    assert writes(virtual_bus) == []
+    state = hass.states.get(total)
+    assert state is not None
+    assert state.state == STATE_UNAVAILABLE

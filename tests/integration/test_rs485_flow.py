@@ -23,8 +23,7 @@ from custom_components.jk_balancer.const import (
 from custom_components.jk_balancer.rs485 import DATA_PORTS
 from jk_emulator import VirtualBus
 from tests.conftest import bus_unit
-from tests.integration.conftest import start_user_flow
-from tests.integration.test_rs485 import bus_entry
+from tests.integration.conftest import bus_entry, start_user_flow
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
-from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
@@ -14,16 +12,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.jk_balancer.const import CONF_CHEMISTRY
 from jk_emulator import BluetoothBalancer
-from tests.integration.conftest import Proxy, setup_entry
-
-
-async def set_value(hass: HomeAssistant, entity_id: str, value: float) -> None:
-    await hass.services.async_call(
-        "number",
-        SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: value},
-        blocking=True,
-    )
+from tests.integration.conftest import Proxy, set_value, setup_entry
 
 
 async def refused(

@@ -17,7 +17,7 @@ pack of any of them is warned about or harmed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import median
@@ -110,10 +110,10 @@ _ASCENDING: Final = (Chemistry.LTO, Chemistry.LFP, Chemistry.NCM)
 _COMMON: Final = (Chemistry.LFP, Chemistry.NCM, Chemistry.LTO)
 
 
-def middle_cell_voltage(cell_info: CellInfo) -> float | None:
+def middle_cell_voltage(cell_voltages: Sequence[float]) -> float | None:
     """The median of the measured cells: what a runner or a lagging cell
     does not move. None without a measured cell."""
-    measured = [voltage for voltage in cell_info.cell_voltages if voltage > 0]
+    measured = [voltage for voltage in cell_voltages if voltage > 0]
     return median(measured) if measured else None
 
 
@@ -144,7 +144,7 @@ class PackChemistry:
     @classmethod
     def from_cells(cls, cell_info: CellInfo) -> PackChemistry:
         """What one frame tells: those whose middle cell never gets this high."""
-        middle = middle_cell_voltage(cell_info)
+        middle = middle_cell_voltage(cell_info.cell_voltages)
         return cls(
             frozenset(c for c in Chemistry if middle is None or _fits(c, middle))
             or frozenset({Chemistry.NCM}),
@@ -266,9 +266,9 @@ class ChemistryWatch:
             return PackChemistry.of(chosen)
         return PackChemistry(self.candidates, middle=self._middle)
 
-    def update(self, cell_info: CellInfo, now: float) -> None:
+    def update(self, cell_voltages: Sequence[float], now: float) -> None:
         """Take the cells of one frame, measured at ``now`` (monotonic s)."""
-        middle = middle_cell_voltage(cell_info)
+        middle = middle_cell_voltage(cell_voltages)
         if middle is None:
             return
         self._middle, self._now = middle, now
