@@ -35,29 +35,54 @@ from .pack_members import members_problem, members_schema
 from .protocol import Chemistry
 
 
-class _BalancerRepairFlow(RepairsFlow, ABC):
-    """A repair of one balancer, which must be loaded to be repaired."""
+class _EntryRepairFlow(RepairsFlow, ABC):
+    """A repair of one entry's issue, confirmed in one step."""
 
     def __init__(self, entry_id: str, issue_id: str) -> None:
-        """Remember which device and which issue."""
+        """Remember which entry and which issue."""
         self._entry_id = entry_id
         self._issue_id = issue_id
 
     async def async_step_init(
-        self, user_input: dict[str, str] | None = None
+        self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
         """Start with the confirmation."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
-        self, user_input: dict[str, str] | None = None
+        self, user_input: dict[str, Any] | None = None
     ) -> RepairsFlowResult:
-        """Check the device as it is now, then confirm and write."""
+        """Show what the fix does, or do it once confirmed."""
         entry: JKConfigEntry | None = self.hass.config_entries.async_get_entry(
             self._entry_id
         )
         if entry is None:
             return self.async_abort(reason="device_removed")
+        return await self._async_confirm_entry(entry, user_input)
+
+    @abstractmethod
+    async def _async_confirm_entry(
+        self, entry: JKConfigEntry, user_input: dict[str, Any] | None
+    ) -> RepairsFlowResult:
+        """Show what will be done for ``entry``, or do it once confirmed."""
+
+    def _async_store_and_reload(
+        self, entry: JKConfigEntry, **changes: Any
+    ) -> RepairsFlowResult:
+        """Store ``changes`` (data, options) in the entry, and set it up again."""
+        self.hass.config_entries.async_update_entry(entry, **changes)
+        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return self.async_create_entry(data={})
+
+
+class _BalancerRepairFlow(_EntryRepairFlow):
+    """A repair of one balancer, which must be loaded to be repaired."""
+
+    async def _async_confirm_entry(
+        self, entry: JKConfigEntry, user_input: dict[str, Any] | None
+    ) -> RepairsFlowResult:
+        """Check the device as it is now, then confirm and write."""
         if entry.state is not ConfigEntryState.LOADED or not isinstance(
             coordinator := entry.runtime_data, BalancerCoordinator
         ):
@@ -205,27 +230,13 @@ class PackMembersRepairFlow(RepairsFlow):
         )
 
 
-class LayoutRepairFlow(RepairsFlow):
+class LayoutRepairFlow(_EntryRepairFlow):
     """Let the layout be detected again, after one that does not fit was chosen."""
 
-    def __init__(self, entry_id: str, issue_id: str) -> None:
-        """Remember which balancer and which issue."""
-        self._entry_id = entry_id
-        self._issue_id = issue_id
-
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> RepairsFlowResult:
-        """Start with the confirmation."""
-        return await self.async_step_confirm()
-
-    async def async_step_confirm(
-        self, user_input: dict[str, Any] | None = None
+    async def _async_confirm_entry(
+        self, entry: JKConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Once confirmed, detect the layout automatically and set up again."""
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        if entry is None:
-            return self.async_abort(reason="device_removed")
         placeholders = {"name": entry.title}
         if entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO) == PROTOCOL_AUTO:
             ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
@@ -238,48 +249,32 @@ class LayoutRepairFlow(RepairsFlow):
                 data_schema=vol.Schema({}),
                 description_placeholders=placeholders,
             )
-        self.hass.config_entries.async_update_entry(
+        return self._async_store_and_reload(
             entry, data={**entry.data, CONF_PROTOCOL: PROTOCOL_AUTO}
         )
-        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
-        self.hass.config_entries.async_schedule_reload(entry.entry_id)
-        return self.async_create_entry(data={})
 
 
-class ChemistryRepairFlow(RepairsFlow):
+class ChemistryRepairFlow(_EntryRepairFlow):
     """Set the chemistry the cells fit, after they contradicted the one in use."""
 
     def __init__(self, entry_id: str, issue_id: str, proposed: list[str]) -> None:
         """Remember which balancer, which issue and what fits."""
-        self._entry_id = entry_id
-        self._issue_id = issue_id
+        super().__init__(entry_id, issue_id)
         self._proposed = [c for c in proposed if c in Chemistry._value2member_map_]
 
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> RepairsFlowResult:
-        """Start with the choice."""
-        return await self.async_step_confirm()
-
-    async def async_step_confirm(
-        self, user_input: dict[str, Any] | None = None
+    async def _async_confirm_entry(
+        self, entry: JKConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Once confirmed, store the chemistry as the owner's choice and reload."""
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        if entry is None:
-            return self.async_abort(reason="device_removed")
         if not self._proposed:
             return self.async_abort(
                 reason="nothing_fits", description_placeholders={"name": entry.title}
             )
         if user_input is not None:
-            self.hass.config_entries.async_update_entry(
+            return self._async_store_and_reload(
                 entry,
                 options={**entry.options, CONF_CHEMISTRY: user_input[CONF_CHEMISTRY]},
             )
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
-            self.hass.config_entries.async_schedule_reload(entry.entry_id)
-            return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="confirm",
             data_schema=vol.Schema(

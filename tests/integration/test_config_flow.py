@@ -234,25 +234,20 @@ async def test_reconfigure_a_new_password(hass: HomeAssistant, proxy: Proxy) -> 
     assert entry.data[CONF_PASSWORD] == "4321"
 
 
-async def test_entries_storing_an_upper_case_layout_are_migrated(
-    hass: HomeAssistant, proxy: Proxy
+@pytest.mark.parametrize(
+    ("stored", "migrated"),
+    [
+        ("JK04", "jk04"),
+        (None, "auto"),
+        (4, "auto"),
+        (["JK04"], "auto"),
+        ("JK99", "auto"),
+    ],
+)
+async def test_entries_of_version_1_1_keep_their_layout_or_detect_it(
+    hass: HomeAssistant, proxy: Proxy, stored: Any, migrated: str
 ) -> None:
-    device = proxy.add("jk-b2a16s")
-    entry = config_entry(device, **{CONF_PROTOCOL: "JK04"})
-    entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, minor_version=1)
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    assert (entry.version, entry.minor_version) == (1, 3)
-    assert entry.data[CONF_PROTOCOL] == "jk04"
-    assert entry.runtime_data.link.client.protocol is Protocol.JK04
-
-
-@pytest.mark.parametrize("stored", [None, 4, ["JK04"], "JK99"])
-async def test_entries_storing_a_layout_that_names_none_are_detected(
-    hass: HomeAssistant, proxy: Proxy, stored: Any
-) -> None:
+    """1.1 stored the layout as "JK04"; one that names none is detected."""
     device = proxy.add("jk-b2a16s")
     entry = config_entry(device, **{CONF_PROTOCOL: stored})
     entry.add_to_hass(hass)
@@ -261,7 +256,7 @@ async def test_entries_storing_a_layout_that_names_none_are_detected(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert (entry.version, entry.minor_version) == (1, 3)
-    assert entry.data[CONF_PROTOCOL] == "auto"
+    assert entry.data[CONF_PROTOCOL] == migrated
     assert entry.runtime_data.link.client.protocol is Protocol.JK04
 
 
