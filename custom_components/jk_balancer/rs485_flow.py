@@ -167,8 +167,6 @@ class Rs485Steps(ConfigFlow):
                 return result
         return self.async_show_form(
             step_id="usb_confirm",
-            # A confirmation takes nothing: anything else is refused.
-            data_schema=vol.Schema({}),
             errors=errors,
             description_placeholders=placeholders,
         )
@@ -285,7 +283,6 @@ class Rs485Steps(ConfigFlow):
             return await self._async_create_bus_entry(self._address)
         return self.async_show_form(
             step_id="bus_confirm",
-            data_schema=vol.Schema({}),
             description_placeholders={
                 "name": _title(self._address),
                 "port": self._port,

@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.jk_balancer.const import CONF_CHEMISTRY
 from custom_components.jk_balancer.coordinator import BalancerCoordinator
+from custom_components.jk_balancer.protocol import Chemistry
 from jk_emulator import BluetoothBalancer
 from tests.integration.conftest import (
     Proxy,
@@ -77,6 +78,27 @@ async def test_an_lfp_pack_at_the_top_of_charge_is_not_taken_for_ncm(
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert diagnostics["chemistry"]["candidates"] == ["lfp", "ncm"]
     assert diagnostics["chemistry"]["ruled_out_by_the_cells"] == ["lto"]
+
+
+async def test_an_lfp_pack_added_nearly_empty_is_warned_at_once(
+    hass: HomeAssistant, proxy: Proxy, issue_registry: ir.IssueRegistry
+) -> None:
+    """Cells near 2.9 V leave LTO a candidate (its full end) for the hold time,
+    but they are beyond a healthy LTO pack: a cell sinking below 2.8 V is
+    warned as nearly empty for LiFePO4, while the power-off guard stays LTO's."""
+    device = proxy.add("jk-b2a4s")
+    measure_as(device, [2.92, 2.75, 2.91, 2.89])
+    entry = await setup_entry(hass, device)
+    await next_update(hass)
+    chemistry = coordinator_of(entry).care.pack_chemistry
+    assert Chemistry.LTO in chemistry.candidates
+    low = issue_registry.async_get_issue("jk_balancer", f"low_cell_{entry.entry_id}")
+    assert low is not None
+    assert low.translation_placeholders["chemistry"] == "LFP"
+    with pytest.raises(ServiceValidationError) as caught:
+        await set_value(hass, "number.jk_b2a4s_power_off", 2.5)
+    assert caught.value.translation_placeholders["chemistry"] == "LTO"
+    assert device.writes == []
 
 
 async def test_what_the_cells_ruled_out_is_kept_across_a_reload(

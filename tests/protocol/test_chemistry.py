@@ -80,6 +80,8 @@ def test_a_healthy_pack_is_never_taken_for_another_chemistry(
         assert known.lowest(lambda v: v.low)[1] <= true.low
         assert known.lowest(lambda v: v.power_off_ceiling)[1] <= true.power_off_ceiling
         assert known.lowest(lambda v: v.severe_spread)[1] <= true.severe_spread
+        # Warnings go by the candidates the cells fit now: its own is one.
+        assert chemistry in known.plausible.candidates, (now, cells)
         assert watch.contradicted() is None
         highest_middle = max(highest_middle, watch.middle or 0.0)
         if chemistry is Chemistry.LFP:

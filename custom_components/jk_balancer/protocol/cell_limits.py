@@ -4,7 +4,8 @@ The cell card draws the working range, and the warnings (a cell nearly
 empty, a spread beyond balancing) are raised from it, with a margin before
 they clear so they do not come and go with every sample near a threshold.
 While the chemistry is not known, nearly empty and too far apart are where
-they are for every candidate, so no healthy pack of any of them is warned.
+they are for every candidate the cells fit now, so no healthy pack of any of
+them is warned.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ def cell_range(
     Nearly empty below the chemistry's low voltage, or a load's sag above the
     power-off voltage if that is higher: there the balancer is about to
     switch itself off. While the chemistry is not known, nearly empty is
-    where it is for every candidate, and full is the likeliest one's.
+    where it is for every candidate the cells fit now, and full is the
+    likeliest one's.
     """
-    known = as_pack_chemistry(chemistry, snapshot.cell_info)
+    known = as_pack_chemistry(chemistry, snapshot.cell_info).plausible
     _, empty = known.lowest(lambda v: v.empty)
     _, low = known.lowest(lambda v: v.low)
     full = known.likely.full_voltage
@@ -85,7 +87,7 @@ def low_cell(
     cells = snapshot.cell_info
     if cells.min_cell_voltage is None or cells.min_voltage_cell is None:
         return None
-    known = as_pack_chemistry(chemistry, cells)
+    known = as_pack_chemistry(chemistry, cells).plausible
     working = cell_range(snapshot, known)
     threshold = working.low
     if cells.min_cell_voltage >= threshold + (LOW_CELL_RECOVERY if warned else 0):
@@ -127,7 +129,9 @@ def severe_spread(
         or cells.max_cell_voltage is None
     ):
         return None
-    of, limit = as_pack_chemistry(chemistry, cells).lowest(lambda v: v.severe_spread)
+    of, limit = as_pack_chemistry(chemistry, cells).plausible.lowest(
+        lambda v: v.severe_spread
+    )
     if cells.delta_cell_voltage <= limit * (SPREAD_RECOVERY if warned else 1):
         return None
     return SevereSpread(

@@ -10,9 +10,10 @@ balancer and the checks before a write all read these.
 Which chemistry a pack is, when the owner has not said, is told by the cells
 over time (:class:`ChemistryWatch`): each frame can only rule chemistries out,
 never back in, so the answer never flips with the state of charge. Until one
-chemistry is left, every check takes the candidate that errs on the safe side
-(the lowest power-off ceiling, the lowest low-cell voltage), so no healthy
-pack of any of them is warned about or harmed.
+chemistry is left, a write is checked against the candidate that errs on the
+safe side (the lowest power-off ceiling), so none is harmed, and a warning
+goes by the candidates the cells fit now (the lowest low-cell voltage among
+them), so no healthy pack of any of them is warned about.
 """
 
 from __future__ import annotations
@@ -176,6 +177,22 @@ class PackChemistry:
     def name(self) -> str:
         """As messages name it: ``LFP``, or ``LFP/NCM`` while not known."""
         return "/".join(c.name for c in self.ordered)
+
+    @property
+    def plausible(self) -> PackChemistry:
+        """The candidates the cells fit now, or all of them if they fit none.
+
+        Warnings go by these: cells beyond a chemistry's healthy range now
+        are no healthy pack of it (an LFP pack near empty is no full LTO one).
+        Writes keep every candidate: they must harm none.
+        """
+        middle = self.middle
+        if middle is None:
+            return self
+        fitting = frozenset(c for c in self.candidates if _fits(c, middle))
+        if not fitting or fitting == self.candidates:
+            return self
+        return PackChemistry(fitting, chosen=self.chosen, middle=middle)
 
     def lowest(
         self, voltage: Callable[[ChemistryVoltages], float]
