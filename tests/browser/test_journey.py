@@ -202,6 +202,10 @@ def run_instance(config: Path, *options: str) -> Iterator[Instance]:
         pytest.fail("development instance ended:\n" + "".join(running.output))
     running.login()
     yield running
+    # The browser has just closed its page: let Home Assistant end that
+    # websocket before it stops (aiohttp on 2026.11 logs a traceback for a
+    # frame it is still compressing for a client that is gone).
+    time.sleep(2)
     # Ctrl-C in the terminal: the whole process group gets SIGINT.
     os.killpg(process.pid, signal.SIGINT)
     try:
