@@ -49,13 +49,13 @@ from .bench_care import bench_care
 from .bench_energy import bench_energy
 from .bench_frames import RealFrame, real_cell_info_frames, time_per_frame
 from .bench_ha import bench_cost, bench_slots, bench_snapshot
+from .bench_peers import PEERS, import_peer
 from .bench_serial import bench_serial
 from .captures import (
     CAPTURES,
     capture_files,
     load_frames,
 )
-from .peers import PEERS, import_peer
 from .simulation import quiet_logging
 
 ROOT: Final = Path(__file__).resolve().parents[1]

@@ -167,10 +167,10 @@ async def _day(sim: Simulation, hours: float, amps: float) -> EnergyDay:
         device.set_powered(True)
 
     async def lend() -> None:
-        await sim.link(device).async_lend()
+        await sim.link(device).lending.async_lend()
 
     async def take_back() -> None:
-        sim.link(device).async_take_back()
+        sim.link(device).lending.async_take_back()
 
     async def stop() -> None:
         await hass.config_entries.async_unload(entry.entry_id)
@@ -178,7 +178,7 @@ async def _day(sim: Simulation, hours: float, amps: float) -> EnergyDay:
     async def start_again() -> None:
         await hass.config_entries.async_setup(entry.entry_id)
 
-    sim.link(device).lend_minutes = LENT[1] * 60
+    sim.link(device).lending.minutes = LENT[1] * 60
     first = truth()
     for at, length, begin, end in (
         (*LINK_DOWN, power_off, power_on),

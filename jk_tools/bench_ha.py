@@ -12,7 +12,7 @@ from typing import Any
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, callback
 
-from custom_components.jk_balancer.bluetooth_reach import async_ble_device
+from custom_components.jk_balancer.bluetooth import async_ble_device
 from custom_components.jk_balancer.const import (
     DEFAULT_UPDATE_INTERVAL,
     ConnectionMode,

@@ -27,7 +27,7 @@ from custom_components.jk_balancer.protocol import (
 )
 from jk_emulator import BUS_PROFILES, VirtualBalancer, VirtualBus
 
-from .peers import PEERS, import_peer
+from .bench_peers import PEERS, import_peer
 
 POLLS: Final = 200
 UNPLUG_WAIT: Final = 5.0  # s

@@ -30,7 +30,7 @@ from jk_emulator import BUS_PROFILES, PROFILES
 
 from . import live
 from .decode_files import decode
-from .status import EXIT_DEVICE
+from .exit_status import EXIT_DEVICE
 
 # Simulated seconds per second for --emulator: balancing shows within seconds.
 DEFAULT_EMULATOR_SPEED: Final = 1800.0

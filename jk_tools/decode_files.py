@@ -31,7 +31,7 @@ from custom_components.jk_balancer.protocol import (
 )
 
 from .captures import Problem, is_rs485_log, read_frames, read_rs485
-from .status import EXIT_DEVICE
+from .exit_status import EXIT_DEVICE
 
 # Frames read before the layout is known wait for it, at most this many.
 DETECTION_WINDOW: Final = 64

@@ -185,7 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "JK_DEV_ESPHOME_PORT": str(args.esphome_port),
     }
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "jk_tools.hass", "-c", str(args.config), "--skip-pip"],
+        [
+            sys.executable,
+            "-m",
+            "jk_tools.hass_launcher",
+            "-c",
+            str(args.config),
+            "--skip-pip",
+        ],
         env=env,
         cwd=args.config,
         # Its own session: Ctrl-C reaches this process, which stops it once.

@@ -49,7 +49,7 @@ from jk_emulator import (
 )
 
 from .captures import load_frames
-from .status import EXIT_DEVICE, EXIT_PASSWORD, EXIT_VALUE
+from .exit_status import EXIT_DEVICE, EXIT_PASSWORD, EXIT_VALUE
 
 EMULATOR_ADDRESS: Final = "C8:47:80:0E:00:01"
 # How often ``monitor`` reads a balancer on RS485 (it streams over Bluetooth).

@@ -39,8 +39,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
-from custom_components.jk_balancer.bluetooth import BluetoothLink
-from custom_components.jk_balancer.bluetooth_reach import async_heard_now
+from custom_components.jk_balancer.bluetooth import BluetoothLink, async_heard_now
 from custom_components.jk_balancer.const import (
     CONF_CONNECTION_MODE,
     CONF_UPDATE_INTERVAL,

@@ -13,9 +13,9 @@ from homeassistant.loader import async_get_integration
 from .battery_care import async_remove_care
 from .bluetooth import BluetoothLink
 from .card import async_register_card
+from .config_entry import JKConfigEntry
 from .const import DOMAIN, SIGNAL_BALANCER_UPDATED, Transport, entry_transport
 from .coordinator import BalancerCoordinator, BalancerLink
-from .entry import JKConfigEntry
 from .issues import (
     BALANCER_ISSUES,
     IGNORED,

@@ -14,10 +14,9 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .config_entry import JKConfigEntry
 from .coordinator import BalancerCoordinator
 from .entity import BalancerEntity
-from .entry import JKConfigEntry
-from .protocol import Snapshot
 
 PARALLEL_UPDATES = 0
 
@@ -28,11 +27,11 @@ class JKBinarySensorDescription(BinarySensorEntityDescription):
 
     is_on_fn: Callable[[BalancerCoordinator], bool | None]
     attributes_fn: Callable[[BalancerCoordinator], Mapping[str, Any]] | None = None
-    exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
+    exists_fn: Callable[[BalancerCoordinator], bool] = lambda _coordinator: True
 
 
-def _bms(snapshot: Snapshot) -> bool:
-    return snapshot.protocol.is_jk02 and snapshot.device_info.is_bms
+def _bms(coordinator: BalancerCoordinator) -> bool:
+    return coordinator.data.measures_pack_current
 
 
 def _imbalance_attributes(coordinator: BalancerCoordinator) -> Mapping[str, Any]:
@@ -85,8 +84,7 @@ BINARY_SENSORS: tuple[JKBinarySensorDescription, ...] = (
         device_class=BinarySensorDeviceClass.PROBLEM,
         is_on_fn=lambda c: bool(c.data.cell_info.errors),
         attributes_fn=lambda c: {"errors": list(c.data.cell_info.errors)},
-        exists_fn=lambda snapshot: not snapshot.protocol.is_bluetooth
-        or snapshot.protocol.is_jk02,
+        exists_fn=lambda c: not c.data.protocol.is_bluetooth or c.data.protocol.is_jk02,
     ),
     # A JK BMS switches charging and discharging with its MOSFETs.
     JKBinarySensorDescription(
@@ -115,7 +113,7 @@ async def async_setup_entry(
     async_add_entities(
         JKBinarySensor(coordinator, description)
         for description in BINARY_SENSORS
-        if description.exists_fn(coordinator.data)
+        if description.exists_fn(coordinator)
     )
 
 

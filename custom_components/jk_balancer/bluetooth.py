@@ -6,11 +6,13 @@ proxy), unavailable when no adapter or proxy hears it any more. A kept-open
 link is watched: no measurement for a while, or a lost link, and it is
 re-established at once. Connecting for each update, balancers take turns at
 the proxies' few connection slots. Its identity is the Bluetooth address,
-whichever radio reaches it.
+whichever radio reaches it. Home Assistant remembers a device for minutes
+after the only proxy that heard it went offline, and connecting then fails as
+if that proxy's slots were full: only an adapter or proxy online now counts as
+reaching it.
 
 A device takes one connection at a time, so the link can be lent to the JK app
-on the owner's phone: for a while nothing connects, retries or watches, and
-the link is taken back when the time is up or the owner says so.
+on the owner's phone (:mod:`.lending`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
-from datetime import datetime, timedelta
+from datetime import datetime
 import logging
 from typing import Any
 
+from bleak.backends.device import BLEDevice
 from habluetooth import HaScannerRegistration, HaScannerRegistrationEvent, get_manager
 from homeassistant.components import bluetooth
 from homeassistant.components.bluetooth.match import ADDRESS, BluetoothCallbackMatcher
@@ -32,13 +35,10 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import UpdateFailed
-from homeassistant.util import dt as dt_util
 
-from .bluetooth_reach import DeviceNotInRangeError, async_ble_device, async_heard_now
 from .connection_turns import async_get_turns
 from .const import (
     CONF_PROTOCOL,
-    DEFAULT_LEND_MINUTES,
     DOMAIN,
     PROTOCOL_AUTO,
     STALE_AFTER,
@@ -47,6 +47,7 @@ from .const import (
     forced_protocol,
 )
 from .coordinator import BalancerCoordinator, BalancerLink
+from .lending import LinkLending
 from .options import EntryOptions
 from .protocol import (
     BluetoothClient,
@@ -58,10 +59,41 @@ from .protocol import (
 _LOGGER = logging.getLogger(__name__)
 
 
+class DeviceNotInRangeError(DeviceConnectionError):
+    """No Bluetooth adapter or proxy that is online hears the device."""
+
+    translation_key = "device_not_found"
+
+    def __init__(self, address: str) -> None:
+        """The error for the device at ``address``."""
+        super().__init__(
+            "not in range of any Bluetooth adapter or proxy that is online",
+            address=address,
+        )
+
+
+def async_ble_device(hass: HomeAssistant, address: str) -> BLEDevice:
+    """The newest connectable BLEDevice of ``address``, or DeviceNotInRangeError."""
+    ble_device = bluetooth.async_ble_device_from_address(
+        hass, address, connectable=True
+    )
+    if ble_device is None:
+        raise DeviceNotInRangeError(address)
+    return ble_device
+
+
+def async_heard_now(hass: HomeAssistant, address: str) -> bool:
+    """Return True when an adapter or proxy that is online hears ``address``."""
+    return bool(
+        bluetooth.async_scanner_devices_by_address(hass, address, connectable=True)
+    )
+
+
 class BluetoothLink(BalancerLink):
     """A balancer over Bluetooth."""
 
     client: BluetoothClient
+    lending: LinkLending
 
     def __init__(
         self, hass: HomeAssistant, entry: ConfigEntry, options: EntryOptions
@@ -80,12 +112,12 @@ class BluetoothLink(BalancerLink):
         self._coordinator: BalancerCoordinator | None = None
         self._watchdog: CALLBACK_TYPE | None = None
         self._reconnect: asyncio.Task[None] | None = None
-        # How long the link is lent for (the owner's choice), until when (as
-        # the wall clock said when it was lent), and the timer that takes it
-        # back: on the monotonic clock, which no clock correction moves.
-        self.lend_minutes: float = DEFAULT_LEND_MINUTES
-        self._lent_until: datetime | None = None
-        self._lend_over: CALLBACK_TYPE | None = None
+        self.lending = LinkLending(
+            hass,
+            entry.title,
+            let_go=self._async_let_go,
+            take_back=self._async_reconnect_now,
+        )
 
     @property
     def device_key(self) -> str:
@@ -112,7 +144,7 @@ class BluetoothLink(BalancerLink):
 
     def diagnostics(self) -> dict[str, Any]:
         """The client's link and frames, how the link is held, and any lend."""
-        lent = self._lent_until
+        lent = self.lending.until
         return {
             "mode": self.connection_mode.value,
             "lent_until": None if lent is None else lent.isoformat(),
@@ -122,6 +154,7 @@ class BluetoothLink(BalancerLink):
     def async_start(self, coordinator: BalancerCoordinator) -> None:
         """Follow the device's advertisements and its link."""
         self._coordinator = coordinator
+        self.lending.async_start(coordinator)
         entry = self.entry
         entry.async_on_unload(self.client.add_disconnect_listener(self._async_lost))
         entry.async_on_unload(
@@ -153,7 +186,7 @@ class BluetoothLink(BalancerLink):
     async def async_close(self) -> None:
         """Stop watching, close the link for good, leave the turns."""
         self._stop_watchdog()
-        self._stop_lend_timer()
+        self.lending.async_stop()
         await self.client.close()
         self.turns.forget(self.address)
 
@@ -218,7 +251,7 @@ class BluetoothLink(BalancerLink):
     def _async_check_stream(self, _now: datetime) -> None:
         """Values older than the stream timeout are not shown as current."""
         self._watchdog = None
-        if self._lent_until is not None:
+        if self.lending.until is not None:
             return
         age = self.client.cell_info_age
         if self.client.is_connected and age is not None and age < STALE_AFTER:
@@ -249,7 +282,7 @@ class BluetoothLink(BalancerLink):
         if (
             coordinator is None
             or self.client.closed
-            or self._lent_until is not None
+            or self.lending.until is not None
             # Proxies drop their links as Home Assistant stops, and its
             # Bluetooth is going: no new connection now.
             or self.hass.is_stopping
@@ -307,61 +340,19 @@ class BluetoothLink(BalancerLink):
 
         Connected to the JK app, a device stops advertising: that is no fault.
         """
-        if not self.client.is_connected and self._lent_until is None:
+        if not self.client.is_connected and self.lending.until is None:
             self._async_failed("device_not_found", address=self.address)
 
-    # -- lending the link to the JK app ------------------------------------------
+    # -- letting go of the device ---------------------------------------------
 
-    @property
-    def lent_until(self) -> datetime | None:
-        """When the link lent to the JK app comes back (None: not lent)."""
-        return self._lent_until
-
-    async def async_lend(self) -> None:
-        """Let go of the device for ``lend_minutes``, then take it back.
-
-        Nothing connects meanwhile: reads under way end, a write under way
-        finishes first, and the link is dropped. Lent again, the time starts
-        over.
-        """
-        coordinator = self._coordinator
-        if coordinator is None or self.client.closed:
-            return
-        self._stop_lend_timer()
-        lend = timedelta(minutes=self.lend_minutes)
-        self._lent_until = until = dt_util.utcnow() + lend
-        self._lend_over = async_call_later(self.hass, lend, self._async_lend_over)
+    async def _async_let_go(self) -> None:
+        """Lent: drop the link and stop watching it."""
         self._stop_watchdog()
-        coordinator.async_gap()
-        await coordinator.async_settle()
-        if self._lent_until is not until:
-            return  # taken back (or lent again) meanwhile: that one decides
         await self.client.disconnect()
-        _LOGGER.debug("%s: link lent until %s", self.entry.title, until)
-        coordinator.async_update_listeners()
 
-    @callback
-    def async_take_back(self) -> None:
-        """The link is Home Assistant's again: reconnect now."""
-        if self._lent_until is None:
-            return
-        self._stop_lend_timer()
-        self._lent_until = None
-        _LOGGER.debug("%s: link taken back", self.entry.title)
-        if self._coordinator is not None:
-            self._coordinator.async_update_listeners()
-        self._async_reconnect_now()
-
-    @callback
-    def _async_lend_over(self, _now: datetime) -> None:
-        self._lend_over = None
-        self.async_take_back()
-
-    @callback
-    def _stop_lend_timer(self) -> None:
-        if self._lend_over is not None:
-            self._lend_over()
-            self._lend_over = None
+    async def async_release(self) -> None:
+        """Drop the link now: a flow checks the device with a client of its own."""
+        await self.client.disconnect()
 
     # -- writing ---------------------------------------------------------------
 

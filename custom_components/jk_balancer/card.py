@@ -19,7 +19,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .compat import vol
-from .const import DOMAIN
+from .const import DOMAIN, cell_key, entity_key
 from .pack import PackCoordinator
 from .protocol import cell_range
 
@@ -45,14 +45,21 @@ async def async_register_card(hass: HomeAssistant, version: str) -> None:
 def device_entities(hass: HomeAssistant, device_id: str) -> dict[str, Any] | None:
     """A balancer's entities by what they are, or None if it is not one."""
     device = dr.async_get(hass).async_get(device_id)
-    if device is None or not any(domain == DOMAIN for domain, _ in device.identifiers):
+    keys = (
+        [key for domain, key in device.identifiers if domain == DOMAIN]
+        if device
+        else []
+    )
+    if device is None or not keys:
         return None
     roles: dict[str, str] = {}
     for entry in er.async_entries_for_device(er.async_get(hass), device_id):
         if entry.platform == DOMAIN and entry.disabled_by is None:
-            roles[entry.unique_id.rsplit("-", 1)[1]] = entry.entity_id
+            key = entity_key(entry.unique_id, keys[0])
+            if key is not None:
+                roles[key] = entry.entity_id
     cells: list[str] = []
-    while (cell := roles.get(f"cell_voltage_{len(cells) + 1}")) is not None:
+    while (cell := roles.get(cell_key("cell_voltage", len(cells) + 1))) is not None:
         cells.append(cell)
     found: dict[str, Any] = {
         "name": device.name_by_user or device.name,

@@ -28,8 +28,8 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 
-from .bluetooth import BluetoothLink
 from .compat import vol
+from .config_entry import JKConfigEntry
 from .connection_turns import async_get_turns
 from .const import (
     CONF_MEMBERS,
@@ -43,7 +43,6 @@ from .const import (
     forced_protocol,
 )
 from .coordinator import BalancerCoordinator
-from .entry import JKConfigEntry
 from .migration import MINOR_VERSION, VERSION
 from .options_flow import JKBalancerOptionsFlow
 from .pack_members import (
@@ -295,10 +294,8 @@ class JKBalancerConfigFlow(Rs485Steps, domain=DOMAIN):
         coordinator = (
             entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
         )
-        if isinstance(coordinator, BalancerCoordinator) and isinstance(
-            coordinator.link, BluetoothLink
-        ):
-            await coordinator.link.client.disconnect()
+        if isinstance(coordinator, BalancerCoordinator):
+            await coordinator.async_release_link()
         errors, snapshot = await self._async_validate(
             entry.data[CONF_ADDRESS], password, protocol
         )

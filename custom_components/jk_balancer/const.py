@@ -48,11 +48,6 @@ MAX_IMBALANCE_HOLD: Final = 86_400
 STALE_AFTER: Final = 15.0  # seconds
 # A write to a device that is not connected waits this long for the link.
 WRITE_CONNECT_TIMEOUT: Final = 20.0  # seconds
-# Lending the Bluetooth link to the JK app: for how long (minutes) by default,
-# and what the owner can pick.
-DEFAULT_LEND_MINUTES: Final = 15
-MIN_LEND_MINUTES: Final = 1
-MAX_LEND_MINUTES: Final = 240
 
 
 def forced_protocol(option: object) -> Protocol | None:
@@ -77,6 +72,22 @@ def entry_transport(data: Mapping[str, Any]) -> Transport:
     if transport not in Transport._value2member_map_:
         return Transport.BLUETOOTH
     return Transport(transport)
+
+
+def entity_unique_id(device_key: str, key: str) -> str:
+    """The unique id of the device's entity ``key``: what keeps its history."""
+    return f"{device_key}-{key}"
+
+
+def entity_key(unique_id: str, device_key: str) -> str | None:
+    """The key of the device's entity with ``unique_id`` (None: not the device's)."""
+    prefix = entity_unique_id(device_key, "")
+    return unique_id.removeprefix(prefix) if unique_id.startswith(prefix) else None
+
+
+def cell_key(key: str, cell: int) -> str:
+    """The key of cell ``cell``'s entity of kind ``key`` (cells from 1)."""
+    return f"{key}_{cell}"
 
 
 def bus_unique_id(port: str, address: int) -> str:

@@ -26,14 +26,14 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.translation import async_get_cached_translations
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .battery_care import BatteryCare
 from .const import DOMAIN, STALE_AFTER
-from .issues import CONFIRM_CELL_COUNT, issue_id
+from .issues import async_offer_fewer_cells, async_withdraw_fewer_cells
+from .lending import LinkLending
 from .options import EntryOptions
 from .protocol import (
     CELL_COUNT_BELOW_CONNECTED,
@@ -74,10 +74,9 @@ class BalancerLink(ABC):
         """The radio signal the device is heard with, where there is one."""
         return None
 
-    @property
-    def lent_until(self) -> datetime | None:
-        """When a link lent to the JK app comes back (None: not lent)."""
-        return None
+    # Set where the link can be lent to the JK app (a device with one
+    # connection at a time); a bus is shared, not held.
+    lending: LinkLending | None = None
 
     @callback  # noqa: B027 - a link may have nothing to follow
     def async_start(self, coordinator: BalancerCoordinator) -> None:
@@ -99,6 +98,10 @@ class BalancerLink(ABC):
         Only a Bluetooth link streams; a bus is only ever asked.
         """
         return lambda: None
+
+    async def async_release(self) -> None:  # noqa: B027 - a bus holds nothing
+        """Let another client reach the device now (it takes one at a time);
+        the next update reaches it again."""
 
     @contextlib.asynccontextmanager
     async def async_link_for_write(self) -> AsyncIterator[None]:
@@ -134,7 +137,10 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             name=entry.title,
             update_interval=timedelta(seconds=options.current.update_interval),
         )
+        # The link is the transport's part; the client it reaches the device
+        # with is the coordinator's to read and write through.
         self.link = link
+        self.client: BalancerClient = link.client
         self.options = options
         self.care = BatteryCare(hass, entry, options)
         # A JK BMS's energy in and out; None for a balancer (no pack current).
@@ -150,6 +156,34 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         return self.link.device_key
 
     @property
+    def lending(self) -> LinkLending | None:
+        """Lends the link to the JK app, where the transport can (None)."""
+        return self.link.lending
+
+    @property
+    def lent_until(self) -> datetime | None:
+        """When the link lent to the JK app comes back (None: not lent)."""
+        return None if self.link.lending is None else self.link.lending.until
+
+    @property
+    def connections(self) -> set[tuple[str, str]]:
+        """The device registry's connections of the device."""
+        return self.link.connections
+
+    @property
+    def signal_strength(self) -> int | None:
+        """The radio signal the device is heard with, where there is one."""
+        return self.link.signal_strength
+
+    def link_diagnostics(self) -> dict[str, Any]:
+        """The link's state and counters, for the diagnostics download."""
+        return self.link.diagnostics()
+
+    async def async_release_link(self) -> None:
+        """Let a client of the user's (a flow's check) reach the device now."""
+        await self.link.async_release()
+
+    @property
     def closing(self) -> bool:
         """Return True once the entry unloads: nothing new starts on the link."""
         return self._closing
@@ -157,7 +191,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
     @property
     def newest_snapshot(self) -> Snapshot | None:
         """What the device said last, also after a failed write."""
-        return self.link.client.snapshot
+        return self.client.snapshot
 
     def translated[E: HomeAssistantError](self, kind: type[E], err: JKError) -> E:
         """``err`` as Home Assistant tells it, naming the device as the user did.
@@ -270,10 +304,10 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
     @property
     def lent(self) -> bool:
         """Return True while the JK app has the link (values are from before)."""
-        return self.link.lent_until is not None
+        return self.lent_until is not None
 
     async def _async_update_data(self) -> Snapshot:
-        if (until := self.link.lent_until) is not None:
+        if (until := self.lent_until) is not None:
             # Nothing is asked of the device meanwhile. What it said last
             # stands, unless it could not be reached before the lend.
             if not self.last_update_success:
@@ -283,7 +317,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             return await self._in_flight(self.link.async_read(), read=True)
         except asyncio.CancelledError:
             caller = asyncio.current_task()
-            lent = self.link.lent_until is not None  # (it may be, since the check)
+            lent = self.lent_until is not None  # (it may be, since the check)
             if lent and not (caller is not None and caller.cancelling()):
                 return self.data  # the read was ended to lend the link
             raise
@@ -313,33 +347,15 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             )
         except UnsafeSettingError as err:
             if err.translation_key == CELL_COUNT_BELOW_CONNECTED:
-                self._offer_fewer_cells(int(value))
+                async_offer_fewer_cells(
+                    self.hass,
+                    self.config_entry,
+                    int(value),
+                    self.data.cell_info.cell_count,
+                )
             raise self.translated(ServiceValidationError, err) from err
         except SettingOutOfRangeError as err:
             raise self.translated(ServiceValidationError, err) from err
-
-    @callback
-    def _offer_fewer_cells(self, cells: int) -> None:
-        """After rewiring, fewer cells are wanted: confirm it as a repair.
-
-        The repair states what follows and writes once the user confirms.
-        """
-        entry = self.config_entry
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id(CONFIRM_CELL_COUNT, entry),
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=CONFIRM_CELL_COUNT,
-            translation_placeholders={
-                "name": entry.title,
-                "cells": str(cells),
-                "connected": str(self.data.cell_info.cell_count),
-            },
-            data={"entry_id": entry.entry_id, "cells": cells},
-        )
 
     async def async_write_setting(
         self, key: str, value: float | bool, *, fewer_cells_confirmed: bool = False
@@ -351,7 +367,7 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
         showed before. ``fewer_cells_confirmed``: the user confirmed a cell
         count below the cells connected (after rewiring).
         """
-        if (until := self.link.lent_until) is not None:
+        if (until := self.lent_until) is not None:
             raise self._lent(HomeAssistantError, "link_lent", until)
         self.validate_write(key, value, fewer_cells_confirmed=fewer_cells_confirmed)
         before = self.newest_snapshot
@@ -368,16 +384,13 @@ class BalancerCoordinator(DataUpdateCoordinator[Snapshot]):
             if not self._closing and snapshot is not None and snapshot is not before:
                 self.async_set_updated_data(snapshot)
         if key == "cell_count":
-            # Whatever count was asked for before is superseded by this one.
-            ir.async_delete_issue(
-                self.hass, DOMAIN, issue_id(CONFIRM_CELL_COUNT, self.config_entry)
-            )
+            async_withdraw_fewer_cells(self.hass, self.config_entry)
 
     async def _async_write(
         self, key: str, value: float | bool, fewer_cells_confirmed: bool
     ) -> None:
         async with self.link.async_link_for_write():
-            await self.link.client.write_setting(
+            await self.client.write_setting(
                 key,
                 value,
                 chemistry=self.care.pack_chemistry,

@@ -9,8 +9,8 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 
+from .config_entry import JKConfigEntry
 from .coordinator import BalancerCoordinator
-from .entry import JKConfigEntry
 from .pack import PackCoordinator
 
 TO_REDACT = {CONF_PASSWORD}
@@ -48,7 +48,7 @@ def _balancer_diagnostics(
     snapshot = coordinator.data
     return {
         "entry": _entry(entry),
-        "connection": coordinator.link.diagnostics()
+        "connection": coordinator.link_diagnostics()
         | {"last_update_success": coordinator.last_update_success},
         "protocol": snapshot.protocol.value,
         "device_info": snapshot.device_info.to_dict(),

@@ -6,7 +6,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import DOMAIN, MANUFACTURER
+from .const import DOMAIN, MANUFACTURER, entity_unique_id
 from .coordinator import BalancerCoordinator
 
 
@@ -24,12 +24,14 @@ class BalancerEntity(CoordinatorEntity[BalancerCoordinator]):
         """Set up the entity; ``key`` (default: the description's) makes its id."""
         super().__init__(coordinator)
         self.entity_description = description
-        self._attr_unique_id = f"{coordinator.device_key}-{key or description.key}"
+        self._attr_unique_id = entity_unique_id(
+            coordinator.device_key, key or description.key
+        )
         info = coordinator.data.device_info
         # A balancer on a bus says nothing of its versions or serial number.
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, coordinator.device_key)},
-            connections=coordinator.link.connections,
+            connections=coordinator.connections,
             name=coordinator.config_entry.title,
             manufacturer=MANUFACTURER,
             model=info.vendor_id,

@@ -1,7 +1,8 @@
 """The balancers' repair issues: raised and cleared on the device's present state.
 
-An issue is raised while its fault is there and deleted once it is gone, so
-Settings → Repairs never lists a fault that was. An issue the user ignored is
+Every issue of the integration is raised and deleted here. An issue is
+raised while its fault is there and deleted once it is gone, so Settings →
+Repairs never lists a fault that was. An issue the user ignored is
 remembered when its fault goes, and comes back ignored when the fault
 returns: ignoring means ignored until the user un-ignores it, across reloads
 and restarts.
@@ -10,7 +11,7 @@ and restarts.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -59,9 +60,50 @@ IGNORED: HassKey[IgnoredIssues] = HassKey(f"{DOMAIN}_ignored_issues")
 SAVE_DELAY = 10  # s
 
 
+# Which fix flow an issue's repair opens: stored in its data.
+FIX: Final = "fix"
+
+
 def issue_id(kind: str, entry: ConfigEntry) -> str:
     """The id of ``entry``'s issue of ``kind``."""
     return f"{kind}_{entry.entry_id}"
+
+
+@callback
+def async_offer_fewer_cells(
+    hass: HomeAssistant, entry: ConfigEntry, cells: int, connected: int
+) -> None:
+    """After rewiring, fewer cells are wanted: a repair confirms it.
+
+    Raised for what the user asked just now, so never ignored from before.
+    """
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(CONFIRM_CELL_COUNT, entry),
+        is_fixable=True,
+        is_persistent=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=CONFIRM_CELL_COUNT,
+        translation_placeholders={
+            "name": entry.title,
+            "cells": str(cells),
+            "connected": str(connected),
+        },
+        data={"entry_id": entry.entry_id, FIX: CONFIRM_CELL_COUNT, "cells": cells},
+    )
+
+
+@callback
+def async_withdraw_fewer_cells(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """A cell count was written: whatever was asked for before is superseded."""
+    ir.async_delete_issue(hass, DOMAIN, issue_id(CONFIRM_CELL_COUNT, entry))
+
+
+@callback
+def async_fixed(hass: HomeAssistant, identifier: str) -> None:
+    """A repair did its fix: the issue goes (raised again if the fault stays)."""
+    ir.async_delete_issue(hass, DOMAIN, identifier)
 
 
 class IgnoredIssues:
@@ -90,7 +132,10 @@ class IgnoredIssues:
         registry = ir.async_get(self._hass)
         identifier = issue_id(kind, entry)
         new = registry.async_get_issue(DOMAIN, identifier) is None
-        ir.async_create_issue(self._hass, DOMAIN, identifier, **details)
+        data = details.pop("data", None) or {"entry_id": entry.entry_id}
+        ir.async_create_issue(
+            self._hass, DOMAIN, identifier, data={**data, FIX: kind}, **details
+        )
         if new and identifier in self._ids:
             ir.async_ignore_issue(self._hass, DOMAIN, identifier, True)
 

@@ -12,20 +12,34 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
-
-if TYPE_CHECKING:
-    from .coordinator import BalancerCoordinator
 
 DEFAULT_LEND_MINUTES: Final = 15
 MIN_LEND_MINUTES: Final = 1
 MAX_LEND_MINUTES: Final = 240
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class Borrowed(Protocol):
+    """What lends its link: the balancer's coordinator."""
+
+    @property
+    def closing(self) -> bool:
+        """Return True once the entry unloads."""
+
+    def async_gap(self) -> None:
+        """What the pack does while lent is not known."""
+
+    async def async_settle(self) -> None:
+        """End the reads in flight, let a write finish."""
+
+    def async_update_listeners(self) -> None:
+        """Show the entities' new state."""
 
 
 class LinkLending:
@@ -48,7 +62,7 @@ class LinkLending:
         self._name = name
         self._let_go = let_go
         self._take_back = take_back
-        self._coordinator: BalancerCoordinator | None = None
+        self._coordinator: Borrowed | None = None
         # The owner's choice for the next lend.
         self.minutes: float = DEFAULT_LEND_MINUTES
         self._until: datetime | None = None
@@ -61,7 +75,7 @@ class LinkLending:
         return self._until
 
     @callback
-    def async_start(self, coordinator: BalancerCoordinator) -> None:
+    def async_start(self, coordinator: Borrowed) -> None:
         """Lend on behalf of ``coordinator`` from now on."""
         self._coordinator = coordinator
 

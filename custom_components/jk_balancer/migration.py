@@ -31,6 +31,8 @@ from .const import (
     PROTOCOL_OPTIONS,
     Transport,
     bus_unique_id,
+    entity_key,
+    entity_unique_id,
     entry_transport,
 )
 from .protocol import BUS_ADDRESSES
@@ -127,9 +129,9 @@ async def _async_rename(
 
     @callback
     def new_unique_id(item: er.RegistryEntry) -> dict[str, str] | None:
-        if not item.unique_id.startswith(f"{old}-"):
+        if (key := entity_key(item.unique_id, old)) is None:
             return None
-        return {"new_unique_id": f"{new}-{item.unique_id.removeprefix(f'{old}-')}"}
+        return {"new_unique_id": entity_unique_id(new, key)}
 
     await er.async_migrate_entries(hass, entry.entry_id, new_unique_id)
     _LOGGER.debug("%s: identified as %s instead of %s", entry.title, new, old)

@@ -23,11 +23,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .bluetooth import BluetoothLink
-from .const import DOMAIN, MAX_LEND_MINUTES, MIN_LEND_MINUTES
+from .config_entry import JKConfigEntry
+from .const import DOMAIN
 from .coordinator import BalancerCoordinator
 from .entity import BalancerEntity
-from .entry import JKConfigEntry
+from .lending import MAX_LEND_MINUTES, MIN_LEND_MINUTES, LinkLending
 from .protocol import (
     SETTING_SPECS,
     JKError,
@@ -98,8 +98,8 @@ async def async_setup_entry(
         for description in NUMBERS
         if description.spec.supported(protocol)
     )
-    if isinstance(link := coordinator.link, BluetoothLink):
-        async_add_entities([JKLendMinutes(coordinator, link)])
+    if (lending := coordinator.lending) is not None:
+        async_add_entities([JKLendMinutes(coordinator, lending)])
 
 
 class JKSettingNumber(BalancerEntity, NumberEntity):
@@ -158,10 +158,10 @@ class JKSettingNumber(BalancerEntity, NumberEntity):
 class JKLendMinutes(BalancerEntity, RestoreNumber):
     """For how long the link is lent to the JK app (the owner's choice)."""
 
-    def __init__(self, coordinator: BalancerCoordinator, link: BluetoothLink) -> None:
-        """Set the lend time of ``link`` (the coordinator's)."""
+    def __init__(self, coordinator: BalancerCoordinator, lending: LinkLending) -> None:
+        """Set the time of the coordinator's ``lending``."""
         super().__init__(coordinator, LEND_MINUTES)
-        self._link = link
+        self._lending = lending
 
     async def async_added_to_hass(self) -> None:
         """Take the time chosen before, if it is one that can be chosen."""
@@ -174,7 +174,7 @@ class JKLendMinutes(BalancerEntity, RestoreNumber):
             and not isinstance(minutes, bool)
             and MIN_LEND_MINUTES <= minutes <= MAX_LEND_MINUTES
         ):
-            self._link.lend_minutes = round(minutes)
+            self._lending.minutes = round(minutes)
 
     @property
     def available(self) -> bool:
@@ -184,7 +184,7 @@ class JKLendMinutes(BalancerEntity, RestoreNumber):
     @property
     def native_value(self) -> float:
         """Minutes the next lend lasts."""
-        return self._link.lend_minutes
+        return self._lending.minutes
 
     async def async_set_native_value(self, value: float) -> None:
         """Lend for ``value`` minutes from the next time on."""
@@ -202,5 +202,5 @@ class JKLendMinutes(BalancerEntity, RestoreNumber):
                     "max": str(MAX_LEND_MINUTES),
                 },
             )
-        self._link.lend_minutes = round(value)
+        self._lending.minutes = round(value)
         self.async_write_ha_state()

@@ -9,7 +9,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .cells import CELL_VOLTAGE, CellEntities, cell_figures, micro, steady_cell
+from .cell_sensors import CELL_VOLTAGE, CellEntities, cell_figures, micro, steady_cell
+from .const import cell_key, entity_unique_id
 from .pack import PackCoordinator
 
 PACK_SENSORS: tuple[SensorEntityDescription, ...] = (
@@ -58,7 +59,7 @@ class PackEntity(CoordinatorEntity[PackCoordinator]):
         """Set up the entity; ``key`` makes its unique id."""
         super().__init__(pack)
         self.entity_description = description
-        self._attr_unique_id = f"{pack.device_key}-{key}"
+        self._attr_unique_id = entity_unique_id(pack.device_key, key)
         self._attr_device_info = pack.device_info
 
 
@@ -91,7 +92,7 @@ class PackCellSensor(PackEntity, SensorEntity):
 
     def __init__(self, pack: PackCoordinator, cell: int) -> None:
         """Set up the sensor of cell ``cell`` (numbered from 1)."""
-        super().__init__(pack, CELL_VOLTAGE, f"{CELL_VOLTAGE.key}_{cell}")
+        super().__init__(pack, CELL_VOLTAGE, cell_key(CELL_VOLTAGE.key, cell))
         self._cell = cell
         self._attr_translation_placeholders = {"cell": str(cell)}
 

@@ -14,7 +14,6 @@ from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
@@ -22,14 +21,17 @@ from homeassistant.helpers.selector import (
 )
 
 from .compat import RepairsFlowResult, vol
-from .const import CONF_CHEMISTRY, CONF_MEMBERS, CONF_PROTOCOL, DOMAIN, PROTOCOL_AUTO
+from .config_entry import JKConfigEntry
+from .const import CONF_CHEMISTRY, CONF_MEMBERS, CONF_PROTOCOL, PROTOCOL_AUTO
 from .coordinator import BalancerCoordinator
-from .entry import JKConfigEntry
 from .issues import (
+    CELL_COUNT,
     CHEMISTRY_CONTRADICTED,
     CONFIRM_CELL_COUNT,
+    FIX,
     LAYOUT_MISMATCH,
     PACK_MEMBER_MISSING,
+    async_fixed,
 )
 from .pack_members import members_problem, members_schema
 from .protocol import Chemistry
@@ -71,7 +73,7 @@ class _EntryRepairFlow(RepairsFlow, ABC):
     ) -> RepairsFlowResult:
         """Store ``changes`` (data, options) in the entry, and set it up again."""
         self.hass.config_entries.async_update_entry(entry, **changes)
-        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+        async_fixed(self.hass, self._issue_id)
         self.hass.config_entries.async_schedule_reload(entry.entry_id)
         return self.async_create_entry(data={})
 
@@ -111,7 +113,7 @@ class _BalancerRepairFlow(_EntryRepairFlow):
             return self.async_abort(
                 reason="write_failed", description_placeholders={"error": str(err)}
             )
-        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+        async_fixed(self.hass, self._issue_id)
         return self.async_create_entry(data={})
 
 
@@ -173,7 +175,7 @@ class ConfirmCellCountFlow(_BalancerRepairFlow):
         }
         if snapshot.settings.cell_count == self._cells or self._cells >= connected:
             # Set meanwhile, or the pack was rewired: nothing left to confirm.
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+            async_fixed(self.hass, self._issue_id)
             return self.async_abort(
                 reason="nothing_to_confirm", description_placeholders=placeholders
             )
@@ -239,7 +241,7 @@ class LayoutRepairFlow(_EntryRepairFlow):
         """Once confirmed, detect the layout automatically and set up again."""
         placeholders = {"name": entry.title}
         if entry.data.get(CONF_PROTOCOL, PROTOCOL_AUTO) == PROTOCOL_AUTO:
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id)
+            async_fixed(self.hass, self._issue_id)
             return self.async_abort(
                 reason="already_automatic", description_placeholders=placeholders
             )
@@ -297,18 +299,21 @@ class ChemistryRepairFlow(_EntryRepairFlow):
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
 ) -> RepairsFlow:
-    """Create the flow that fixes ``issue_id``."""
+    """Create the flow that fixes ``issue_id``: the one its data names."""
     assert data is not None
     entry_id = str(data["entry_id"])
-    if issue_id.startswith(PACK_MEMBER_MISSING):
+    fix = data.get(FIX)
+    if fix == PACK_MEMBER_MISSING:
         return PackMembersRepairFlow(entry_id)
-    if issue_id.startswith(LAYOUT_MISMATCH):
+    if fix == LAYOUT_MISMATCH:
         return LayoutRepairFlow(entry_id, issue_id)
-    if issue_id.startswith(CHEMISTRY_CONTRADICTED):
+    if fix == CHEMISTRY_CONTRADICTED:
         proposed = data.get("proposed")
         return ChemistryRepairFlow(
             entry_id, issue_id, proposed if isinstance(proposed, list) else []
         )
-    if issue_id.startswith(CONFIRM_CELL_COUNT):
+    if fix == CONFIRM_CELL_COUNT:
         return ConfirmCellCountFlow(entry_id, issue_id, int(data["cells"]))
-    return CellCountRepairFlow(entry_id, issue_id)
+    if fix == CELL_COUNT:
+        return CellCountRepairFlow(entry_id, issue_id)
+    raise ValueError(f"no repair for {issue_id}")

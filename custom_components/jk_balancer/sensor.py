@@ -27,7 +27,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .cells import (
+from .cell_sensors import (
     CELL_RESISTANCE,
     CELL_VOLTAGE,
     CellEntities,
@@ -35,14 +35,14 @@ from .cells import (
     micro,
     steady_cell,
 )
-from .const import CONF_BUS_ADDRESS, CONF_SERIAL_PORT
+from .config_entry import JKConfigEntry
+from .const import CONF_BUS_ADDRESS, CONF_SERIAL_PORT, cell_key
 from .coordinator import BalancerCoordinator
 from .energy_sensor import ENERGY_SENSORS, JKEnergySensor
 from .entity import BalancerEntity
-from .entry import JKConfigEntry
 from .pack import PackCoordinator
 from .pack_sensor import async_setup_pack_sensors
-from .protocol import BalancingStatus, Snapshot, balancing_status
+from .protocol import BalancingStatus, balancing_status
 
 PARALLEL_UPDATES = 0
 
@@ -61,7 +61,7 @@ class JKSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[BalancerCoordinator], StateType | datetime]
     attributes_fn: Callable[[BalancerCoordinator], Mapping[str, Any]] | None = None
-    exists_fn: Callable[[Snapshot], bool] = lambda _snapshot: True
+    exists_fn: Callable[[BalancerCoordinator], bool] = lambda _coordinator: True
     of_cells: bool = False
     of_device: bool = True
 
@@ -74,17 +74,18 @@ def _drift_attributes(coordinator: BalancerCoordinator) -> Mapping[str, Any]:
     return {"deviation": round(drift.deviation * 1000, 1), "hours": drift.hours}
 
 
-def _jk02(snapshot: Snapshot) -> bool:
-    return snapshot.protocol.is_jk02
+def _jk02(coordinator: BalancerCoordinator) -> bool:
+    return coordinator.data.protocol.is_jk02
 
 
-def _bluetooth(snapshot: Snapshot) -> bool:
-    return snapshot.protocol.is_bluetooth
+def _bluetooth(coordinator: BalancerCoordinator) -> bool:
+    return coordinator.data.protocol.is_bluetooth
 
 
-def _probe(snapshot: Snapshot) -> bool:
+def _probe(coordinator: BalancerCoordinator) -> bool:
     """A DZ balancer on RS485 has one temperature probe, JK04 none."""
-    return not snapshot.protocol.is_bluetooth or snapshot.protocol.is_jk02
+    protocol = coordinator.data.protocol
+    return not protocol.is_bluetooth or protocol.is_jk02
 
 
 def _entry_data(key: str) -> Callable[[BalancerCoordinator], StateType]:
@@ -92,14 +93,18 @@ def _entry_data(key: str) -> Callable[[BalancerCoordinator], StateType]:
     return lambda c: c.config_entry.data[key]
 
 
-def _bms(snapshot: Snapshot) -> bool:
-    return snapshot.measures_pack_current
+def _bms(coordinator: BalancerCoordinator) -> bool:
+    return coordinator.data.measures_pack_current
+
+
+def _lends(coordinator: BalancerCoordinator) -> bool:
+    return coordinator.lending is not None
 
 
 def _temperature(
     key: str,
     value_fn: Callable[[BalancerCoordinator], StateType],
-    exists_fn: Callable[[Snapshot], bool] = _jk02,
+    exists_fn: Callable[[BalancerCoordinator], bool] = _jk02,
 ) -> JKSensorDescription:
     return JKSensorDescription(
         key=key,
@@ -190,7 +195,7 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=lambda c: c.link.signal_strength,
+        value_fn=lambda c: c.signal_strength,
         exists_fn=_bluetooth,
     ),
     JKSensorDescription(
@@ -217,8 +222,8 @@ SENSORS: tuple[JKSensorDescription, ...] = (
         key="link_returns",
         translation_key="link_returns",
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda c: c.link.lent_until,
-        exists_fn=_bluetooth,
+        value_fn=lambda c: c.lent_until,
+        exists_fn=_lends,
         of_device=False,
     ),
     # Where an RS485 balancer is found, on its device page.
@@ -228,7 +233,7 @@ SENSORS: tuple[JKSensorDescription, ...] = (
             translation_key=key,
             entity_category=EntityCategory.DIAGNOSTIC,
             value_fn=_entry_data(key),
-            exists_fn=lambda snapshot: not snapshot.protocol.is_bluetooth,
+            exists_fn=lambda c: not c.data.protocol.is_bluetooth,
             of_device=False,
         )
         for key in (CONF_SERIAL_PORT, CONF_BUS_ADDRESS)
@@ -292,7 +297,7 @@ async def async_setup_entry(
     async_add_entities(
         JKSensor(coordinator, description)
         for description in SENSORS
-        if description.exists_fn(coordinator.data)
+        if description.exists_fn(coordinator)
     )
     if coordinator.energy is not None:
         async_add_entities(
@@ -374,7 +379,7 @@ class JKCellSensor(BalancerEntity, SensorEntity):
         cell: int,
     ) -> None:
         """Set up the sensor of cell ``cell`` (numbered from 1)."""
-        super().__init__(coordinator, description, f"{description.key}_{cell}")
+        super().__init__(coordinator, description, cell_key(description.key, cell))
         self._cell = cell
         self._attr_translation_placeholders = {"cell": str(cell)}
 

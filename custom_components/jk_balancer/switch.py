@@ -8,10 +8,10 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .bluetooth import BluetoothLink
+from .config_entry import JKConfigEntry
 from .coordinator import BalancerCoordinator
 from .entity import BalancerEntity
-from .entry import JKConfigEntry
+from .lending import LinkLending
 from .protocol import SETTING_SPECS, ValueKind
 
 # Writes go one at a time: each waits for the device's read-back.
@@ -35,8 +35,8 @@ async def async_setup_entry(
         return  # a pack: settings and states stay with each balancer
     async_add_entities(JKSettingSwitch(coordinator, switch) for switch in SWITCHES)
     # A bus is shared, not held: there is nothing to lend.
-    if isinstance(link := coordinator.link, BluetoothLink):
-        async_add_entities([JKLendSwitch(coordinator, link)])
+    if (lending := coordinator.lending) is not None:
+        async_add_entities([JKLendSwitch(coordinator, lending)])
 
 
 class JKSettingSwitch(BalancerEntity, SwitchEntity):
@@ -61,10 +61,10 @@ class JKSettingSwitch(BalancerEntity, SwitchEntity):
 class JKLendSwitch(BalancerEntity, SwitchEntity):
     """On while the JK app has the link; it comes back by itself when time is up."""
 
-    def __init__(self, coordinator: BalancerCoordinator, link: BluetoothLink) -> None:
-        """Lend ``link`` (the coordinator's)."""
+    def __init__(self, coordinator: BalancerCoordinator, lending: LinkLending) -> None:
+        """Lend through the coordinator's ``lending``."""
         super().__init__(coordinator, LEND_LINK)
-        self._link = link
+        self._lending = lending
 
     @property
     def available(self) -> bool:
@@ -74,12 +74,12 @@ class JKLendSwitch(BalancerEntity, SwitchEntity):
     @property
     def is_on(self) -> bool:
         """Return True while the link is lent."""
-        return self._link.lent_until is not None
+        return self._lending.until is not None
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Lend the link for the lend duration (again from now if lent)."""
-        await self._link.async_lend()
+        await self._lending.async_lend()
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Take the link back now."""
-        self._link.async_take_back()
+        self._lending.async_take_back()

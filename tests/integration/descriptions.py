@@ -6,7 +6,7 @@ from homeassistant.helpers.entity import EntityDescription
 
 from custom_components.jk_balancer import (
     binary_sensor,
-    cells,
+    cell_sensors,
     energy_sensor,
     number,
     pack_sensor,
@@ -19,8 +19,8 @@ DESCRIPTIONS: dict[str, list[EntityDescription]] = {
         *sensor.SENSORS,
         *energy_sensor.ENERGY_SENSORS,
         *pack_sensor.PACK_SENSORS,
-        cells.CELL_VOLTAGE,
-        cells.CELL_RESISTANCE,
+        cell_sensors.CELL_VOLTAGE,
+        cell_sensors.CELL_RESISTANCE,
     ],
     "binary_sensor": list(binary_sensor.BINARY_SENSORS),
     "number": [*number.NUMBERS, number.LEND_MINUTES],

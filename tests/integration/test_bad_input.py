@@ -158,7 +158,7 @@ async def test_no_step_of_any_flow_answers_bad_input_with_a_server_error(
             is_fixable=True,
             severity=ir.IssueSeverity.WARNING,
             translation_key=kind,
-            data={"entry_id": entry.entry_id, **data},
+            data={"entry_id": entry.entry_id, "fix": kind, **data},
         )
         response = await client.post(
             "/api/repairs/issues/fix",

@@ -21,7 +21,7 @@ import pytest
 
 from custom_components.jk_balancer.const import CONF_IMBALANCE_HOLD
 from custom_components.jk_balancer.coordinator import BalancerCoordinator
-from custom_components.jk_balancer.protocol.analysis import DRIFT_BUCKETS
+from custom_components.jk_balancer.protocol.balance import DRIFT_BUCKETS
 from tests.integration.conftest import Proxy, config_entry, next_update, setup_entry
 
 DRIFTING = "sensor.jk_b2a16s_drifting_cell"

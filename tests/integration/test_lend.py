@@ -301,7 +301,8 @@ async def test_taken_back_while_the_lend_waits_for_a_write_keeps_the_link(
     device = proxy.add("jk-b2a16s")
     await setup_entry(hass, device)
     entry = hass.config_entries.async_entries(DOMAIN)[0]
-    link = entry.runtime_data.link
+    lending = entry.runtime_data.lending
+    assert lending is not None
     write = hass.async_create_task(
         hass.services.async_call(
             "number",
@@ -311,9 +312,9 @@ async def test_taken_back_while_the_lend_waits_for_a_write_keeps_the_link(
         )
     )
     await asyncio.sleep(0)
-    lend = hass.async_create_task(link.async_lend())
+    lend = hass.async_create_task(lending.async_lend())
     await asyncio.sleep(0)
-    link.async_take_back()
+    lending.async_take_back()
     await write
     await lend
     await hass.async_block_till_done(wait_background_tasks=True)

@@ -5,7 +5,7 @@ Everything the integration, the virtual balancer and the tools use is exported
 here; they do not reach into the modules.
 """
 
-from .analysis import (
+from .balance import (
     DEFAULT_IMBALANCE_HOLD,
     BalancingStatus,
     Drift,

@@ -21,7 +21,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
+from .const import DOMAIN, cell_key, entity_unique_id
 
 OHM: Final = "Ω"
 
@@ -111,7 +111,7 @@ class CellEntities:
 
     ``count(current)`` says how many cells there are now (None: unknown, keep
     what is there); ``build(cell)`` makes the sensors of a cell (numbered from
-    1), whose unique ids are ``f"{prefix}-{description.key}_{cell}"``.
+    1), whose unique ids are the cells' (:func:`.const.cell_key`).
     """
 
     def __init__(
@@ -143,7 +143,9 @@ class CellEntities:
             registry = er.async_get(self._hass)
             for cell in range(count + 1, self._count + 1):
                 for description in self._descriptions:
-                    unique_id = f"{self._prefix}-{description.key}_{cell}"
+                    unique_id = entity_unique_id(
+                        self._prefix, cell_key(description.key, cell)
+                    )
                     if entity_id := registry.async_get_entity_id(
                         "sensor", DOMAIN, unique_id
                     ):
