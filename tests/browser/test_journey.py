@@ -60,10 +60,16 @@ BRAND_FALLBACKS = {
     "dark_logo@2x.png": ["dark_icon@2x.png", "logo@2x.png", "logo.png", "icon.png"],
 }
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's Chromium (/usr/bin/chromium) is missing: run scripts/setup",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's Chromium (/usr/bin/chromium) is missing: run scripts/setup",
+    ),
+    # One journey at a time (one worker of pytest-xdist), each a Home
+    # Assistant and a browser of its own: side by side on two cores their
+    # stories would run late.
+    pytest.mark.xdist_group("browser"),
+]
 
 
 def free_port() -> int:
