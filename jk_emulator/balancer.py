@@ -21,7 +21,6 @@ import time
 from typing import Any, Final
 
 from custom_components.jk_balancer.protocol import (
-    DEFAULT_PASSCODE,
     SETTING_SPECS,
     WIRE_RESISTANCE_LIMIT,
     Confirmation,
@@ -31,10 +30,10 @@ from custom_components.jk_balancer.protocol import (
     Settings,
     SettingSpec,
     setting_limits,
-    spec_for_register,
 )
 
 from .battery import NOISE, Battery, Cell
+from .device_codec import DEFAULT_PASSCODE, spec_for_register
 from .profiles import Profile
 
 _LOGGER = logging.getLogger(__name__)

@@ -29,11 +29,10 @@ from custom_components.jk_balancer.protocol import (
     DeviceInfo,
     FrameError,
     Request,
-    encode_frame,
-    parse_command,
 )
 
 from .balancer import Measurement, VirtualBalancer
+from .device_codec import encode_frame, parse_command
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -26,19 +26,23 @@ from typing import Any, Final
 
 from custom_components.jk_balancer.protocol import (
     BUS_ADDRESSES,
-    RS485_BAUD_RATE,
-    RS485_READ_ALL,
-    RS485_REPLY_LENGTH,
-    RS485_REQUEST_HEADER,
-    RS485_REQUEST_LENGTH,
     WIRE_RESISTANCE_LIMIT,
     FrameError,
-    encode_rs485_reply,
     encode_rs485_request,
-    parse_rs485_request,
+)
+from custom_components.jk_balancer.protocol.rs485.codec import (
+    BAUD_RATE as RS485_BAUD_RATE,
+    READ_ALL as RS485_READ_ALL,
+    REPLY_LENGTH as RS485_REPLY_LENGTH,
+    REQUEST_HEADER as RS485_REQUEST_HEADER,
 )
 
 from .balancer import VirtualBalancer
+from .device_codec import (
+    REQUEST_LENGTH as RS485_REQUEST_LENGTH,
+    encode_rs485_reply,
+    parse_rs485_request,
+)
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -34,15 +34,8 @@ from typing import Any, Final
 from bleak.backends.device import BLEDevice
 from homeassistant.const import __version__ as HA_VERSION
 
-from custom_components.jk_balancer.const import (
-    DEFAULT_UPDATE_INTERVAL,
-)
-from custom_components.jk_balancer.protocol import (
-    CellInfo,
-    Protocol,
-    check_cell_info,
-    decode_cell_info,
-)
+from custom_components.jk_balancer.const import DEFAULT_UPDATE_INTERVAL
+from custom_components.jk_balancer.protocol import CellInfo, Protocol, check_cell_info
 
 from .bench_bus import bench_bus
 from .bench_care import bench_care
@@ -51,11 +44,7 @@ from .bench_frames import RealFrame, real_cell_info_frames, time_per_frame
 from .bench_ha import bench_cost, bench_slots, bench_snapshot
 from .bench_peers import PEERS, import_peer
 from .bench_serial import bench_serial
-from .captures import (
-    CAPTURES,
-    capture_files,
-    load_frames,
-)
+from .captures import CAPTURES, capture_files, load_frames
 from .simulation import quiet_logging
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -243,7 +232,7 @@ def bench_decode() -> None:
             return check_cell_info(real.frame, protocol)
 
         def converted(real: RealFrame, protocol: Protocol = protocol) -> CellInfo:
-            return decode_cell_info(real.frame, protocol)
+            return check_cell_info(real.frame, protocol).cell_info()
 
         decoders: dict[str, Callable[[RealFrame], object]] = {
             "ours, per frame": checked,

@@ -14,8 +14,8 @@ from custom_components.jk_balancer.protocol import (
     FrameType,
     Protocol,
     decode_device_info,
-    detect_protocol,
 )
+from jk_tools.captures import detect_protocol
 
 from .captures import capture_files, load_frames
 

@@ -20,10 +20,10 @@ from typing import Any, Final
 
 from packaging.requirements import Requirement
 
-from custom_components.jk_balancer.protocol import (
-    RS485_BAUD_RATE,
-    RS485_REPLY_LENGTH,
-    encode_rs485_request,
+from custom_components.jk_balancer.protocol import encode_rs485_request
+from custom_components.jk_balancer.protocol.rs485.codec import (
+    BAUD_RATE as RS485_BAUD_RATE,
+    REPLY_LENGTH as RS485_REPLY_LENGTH,
 )
 from jk_emulator import BUS_PROFILES, VirtualBalancer, VirtualBus
 

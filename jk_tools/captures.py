@@ -15,7 +15,7 @@ reading silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 import itertools
 import os
@@ -24,7 +24,14 @@ import re
 import struct
 from typing import BinaryIO, Final
 
-from custom_components.jk_balancer.protocol import Frame, FrameAssembler
+from custom_components.jk_balancer.protocol import (
+    Frame,
+    FrameAssembler,
+    FrameDecoder,
+    FrameError,
+    Protocol,
+)
+from custom_components.jk_balancer.protocol.ble.decode import candidate_protocols
 
 # The real captures kept in the repository (see captures/README.md);
 # JK_CAPTURES points at another folder of them.
@@ -329,3 +336,22 @@ def load_frames(path: Path) -> LoadedFrames:
         else:
             result.frames.append(item)
     return result
+
+
+def detect_protocol(frames: Iterable[Frame]) -> Protocol | None:
+    """Return the layout that best explains a recorded sequence of frames.
+
+    A plausible cell-info frame decides; failing that a settings frame; failing
+    that the device info's hint. None when the frames say nothing at all.
+    """
+    decoder = FrameDecoder()
+    for frame in frames:
+        try:
+            decoder.decode(frame)
+        except FrameError:
+            continue
+        if decoder.confirmed:
+            break
+    if decoder.protocol is None and decoder.device_info is not None:
+        return candidate_protocols(decoder.device_info)[0]
+    return decoder.protocol

@@ -20,13 +20,13 @@ from bleak.exc import BleakError
 
 from custom_components.jk_balancer.protocol import (
     BLUETOOTH_PROTOCOLS,
-    DEFAULT_PASSCODE,
     SETTING_SPECS,
     Chemistry,
     Protocol,
     is_jk_advertisement,
 )
 from jk_emulator import BUS_PROFILES, PROFILES
+from jk_emulator.device_codec import DEFAULT_PASSCODE
 
 from . import live
 from .decode_files import decode

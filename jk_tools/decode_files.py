@@ -27,8 +27,8 @@ from custom_components.jk_balancer.protocol import (
     Protocol,
     Settings,
     decode_rs485_reply,
-    detect_protocol,
 )
+from jk_tools.captures import detect_protocol
 
 from .captures import Problem, is_rs485_log, read_frames, read_rs485
 from .exit_status import EXIT_DEVICE

@@ -30,14 +30,16 @@ from custom_components.jk_balancer.protocol import (
     JKError,
     Rs485Client,
     Rs485Port,
-    SettingError,
+    SettingSpec,
     Snapshot,
     ValueKind,
     WriteNotConfirmedError,
     balancing_status,
-    check_plausible,
     held_value,
 )
+from custom_components.jk_balancer.protocol.errors import SettingError
+from custom_components.jk_balancer.protocol.settings import Limits
+from custom_components.jk_balancer.protocol.writes import check_value
 from jk_emulator import (
     BUS_PROFILES,
     PROFILES,
@@ -305,6 +307,12 @@ def _print_update(snapshot: Snapshot, as_json: bool) -> None:
         f"{millivolts or 'no cells measured'}",
         flush=True,
     )
+
+
+def check_plausible(spec: SettingSpec, value: float | bool) -> float:
+    """Refuse a value no device of any layout would take (nothing connected)."""
+    low, high = spec.widest_range()
+    return check_value(spec, value, Limits(low, high, spec.step))
 
 
 async def set_setting(args: argparse.Namespace) -> int:

@@ -98,6 +98,85 @@ def test_every_shipped_module_says_in_developers_md_what_it_holds() -> None:
     assert sorted(listed) == shipped
 
 
+# What Home Assistant calls by name: used though nothing shipped names it.
+ENTRY_POINTS = frozenset(
+    {
+        "async_setup",
+        "async_setup_entry",
+        "async_unload_entry",
+        "async_migrate_entry",
+        "async_remove_entry",
+        "async_remove_config_entry_device",
+        "async_get_config_entry_diagnostics",
+        "async_create_fix_flow",
+        "JKBalancerConfigFlow",
+        "CONFIG_SCHEMA",
+        "PARALLEL_UPDATES",
+    }
+)
+
+
+def shipped_uses() -> dict[str, set[Path]]:
+    """Every name shipped code reads, imports or reaches as an attribute, and
+    where (the protocol package's re-exports do not count as a use)."""
+    uses: dict[str, set[Path]] = {}
+    for path in SHIPPED.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                names = [node.id]
+            elif isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, ast.ImportFrom) and path.name != "__init__.py":
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                uses.setdefault(name, set()).add(path)
+    return uses
+
+
+def test_the_shipped_package_holds_only_what_home_assistant_runs() -> None:
+    """Encoders, command parsers and what only the emulator or the tools use
+    live with them: every name a shipped module defines, and every name the
+    protocol package exports, is used by shipped code."""
+    uses = shipped_uses()
+    unused = []
+    for path in sorted(SHIPPED.rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            else:
+                continue
+            unused += [
+                f"{path.relative_to(SHIPPED)}: {name}"
+                for name in names
+                if not name.startswith("__")
+                and name not in ENTRY_POINTS
+                and name not in uses
+            ]
+    for package in SHIPPED.joinpath("protocol").rglob("__init__.py"):
+        tree = ast.parse(package.read_text())
+        exported = next(
+            (
+                ast.literal_eval(node.value)
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                and any(getattr(t, "id", None) == "__all__" for t in node.targets)
+            ),
+            [],
+        )
+        unused += [
+            f"{package.relative_to(SHIPPED)} exports {name}"
+            for name in exported
+            if not uses.get(name, set()) - {package}
+        ]
+    assert unused == []
+
+
 def test_what_a_device_may_hold_is_the_settings_own_range() -> None:
     """The frames' plausibility check of a setting is its definition, not a copy."""
     for layout in {*SETTINGS_LAYOUTS.values(), REPLY}:

@@ -25,12 +25,7 @@ from custom_components.jk_balancer.const import (
 )
 from custom_components.jk_balancer.protocol import Protocol
 from jk_emulator import radio as radio_module
-from tests.integration.conftest import (
-    Proxy,
-    config_entry,
-    setup_entry,
-    start_user_flow,
-)
+from tests.integration.conftest import Proxy, config_entry, setup_entry, start_user_flow
 
 
 async def test_discovery_card_asks_for_the_password(

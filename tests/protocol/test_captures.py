@@ -20,25 +20,22 @@ from custom_components.jk_balancer.protocol import (
     FrameType,
     Protocol,
     Settings,
-    decode_cell_info,
+    check_cell_info,
     decode_device_info,
-    detect_protocol,
-    parse_command,
-    spec_for_register,
 )
 from custom_components.jk_balancer.protocol.ble.commands import (
     encode_command,
     write_command,
 )
-from custom_components.jk_balancer.protocol.ble.decode import (
-    decode_settings,
-)
+from custom_components.jk_balancer.protocol.ble.decode import decode_settings
 from custom_components.jk_balancer.protocol.settings import Confirmation
 from custom_components.jk_balancer.protocol.writes import prepare_write
+from jk_emulator.device_codec import parse_command, spec_for_register
 from jk_tools.captures import (
     ATT_NOTIFICATION,
     ATT_WRITE_COMMAND,
     capture_files,
+    detect_protocol,
     load_frames,
     read_att,
 )
@@ -93,9 +90,9 @@ def test_only_the_damage_in_the_recordings_is_reported(captures: Path) -> None:
 
 
 def test_jk04_cell_info_b2a16s(captures: Path) -> None:
-    cells = decode_cell_info(
+    cells = check_cell_info(
         frame(captures, "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"), Protocol.JK04
-    )
+    ).cell_info()
     assert cells.cell_count == 16
     assert cells.cell_voltages[0] == pytest.approx(3.35266, abs=1e-5)
     assert cells.cell_voltages[1] == pytest.approx(3.35855, abs=1e-5)
@@ -128,9 +125,9 @@ def test_jk04_b5a24s_settings_and_cells(captures: Path) -> None:
     assert settings.balance_start_voltage == pytest.approx(4.25)
     assert settings.balancer_enabled is True
     assert settings.battery_capacity is None
-    cells = decode_cell_info(
+    cells = check_cell_info(
         frame(captures, "JK-B5A24S_sw8.0.3M_JK04.cell_info.hex"), Protocol.JK04
-    )
+    ).cell_info()
     assert cells.total_runtime == 591338
     assert cells.balancing is True
     assert cells.balancing_current == pytest.approx(-2.6, abs=0.01)
@@ -139,10 +136,10 @@ def test_jk04_b5a24s_settings_and_cells(captures: Path) -> None:
 
 
 def test_jk02_24s_cell_info(captures: Path) -> None:
-    cells = decode_cell_info(
+    cells = check_cell_info(
         frame(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex"),
         Protocol.JK02_24S,
-    )
+    ).cell_info()
     assert cells.cell_count == 24
     assert cells.cell_voltages[:3] == (3.284, 3.28, 3.279)
     assert cells.cell_voltages[22] == 3.285
@@ -173,10 +170,10 @@ def test_jk02_24s_cell_info(captures: Path) -> None:
 
 
 def test_jk02_24s_negative_temperatures(captures: Path) -> None:
-    cells = decode_cell_info(
+    cells = check_cell_info(
         frame(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info_neg_temps.hex"),
         Protocol.JK02_24S,
-    )
+    ).cell_info()
     assert cells.cell_count == 13
     assert (cells.temperature_sensor_1, cells.temperature_sensor_2) == (-3.1, -2.9)
     assert cells.estimated_capacity == 132.0
@@ -185,10 +182,10 @@ def test_jk02_24s_negative_temperatures(captures: Path) -> None:
 
 
 def test_jk02_32s_cell_info(captures: Path) -> None:
-    cells = decode_cell_info(
+    cells = check_cell_info(
         frame(captures, "JK-PB2A16S20P_sw19.27_JK02_32S.cell_info.hex"),
         Protocol.JK02_32S,
-    )
+    ).cell_info()
     assert cells.cell_count == 16
     assert cells.cell_voltages[0] == 3.381
     assert (
@@ -205,10 +202,10 @@ def test_jk02_32s_cell_info(captures: Path) -> None:
     assert cells.estimated_capacity == 314.0
     assert cells.cycle_count == 5
     assert cells.total_runtime == 3609276
-    charging = decode_cell_info(
+    charging = check_cell_info(
         frame(captures, "JK_PB2A16S15P_sw15.38_JK02_32S.cell_info.hex"),
         Protocol.JK02_32S,
-    )
+    ).cell_info()
     assert charging.current == 31.881
     assert charging.state_of_charge == 25
 

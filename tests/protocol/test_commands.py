@@ -12,7 +12,6 @@ from custom_components.jk_balancer.protocol import (
     Request,
     SettingOutOfRangeError,
     encode_request,
-    parse_command,
     setting_limits,
 )
 from custom_components.jk_balancer.protocol.ble.commands import (
@@ -31,11 +30,12 @@ from custom_components.jk_balancer.protocol.model import (
 )
 from custom_components.jk_balancer.protocol.settings import SETTING_SPECS, get_spec
 from custom_components.jk_balancer.protocol.writes import (
-    check_plausible,
     held_value,
     is_confirmed,
     prepare_write,
 )
+from jk_emulator.device_codec import parse_command
+from jk_tools.live import check_plausible
 
 
 def device(vendor: str = "JK-B2A16S") -> DeviceInfo:

@@ -20,23 +20,18 @@ from custom_components.jk_balancer.protocol import (
     FrameType,
     Protocol,
     ProtocolDetectionError,
-    decode_cell_info,
+    check_cell_info,
     decode_device_info,
-    detect_protocol,
 )
 from custom_components.jk_balancer.protocol.ble.decode import (
     candidate_protocols,
     decode_settings,
     redact_passcodes,
 )
-from custom_components.jk_balancer.protocol.checksum import (
-    checksum,
-)
-from custom_components.jk_balancer.protocol.errors import (
-    ImplausibleFrameError,
-)
+from custom_components.jk_balancer.protocol.checksum import checksum
+from custom_components.jk_balancer.protocol.errors import ImplausibleFrameError
 from custom_components.jk_balancer.protocol.model import DeviceInfo
-from jk_tools.captures import capture_files, load_frames
+from jk_tools.captures import capture_files, detect_protocol, load_frames
 
 PROTOCOL_PACKAGE = (
     Path(__file__).resolve().parents[2]
@@ -75,10 +70,10 @@ def test_cell_info_in_a_wrong_layout_is_rejected(
     captures: Path, name: str, right: Protocol
 ) -> None:
     frame = real(captures, name)
-    assert decode_cell_info(frame, right).cell_count > 0
+    assert check_cell_info(frame, right).cell_info().cell_count > 0
     for wrong in set(BLUETOOTH_PROTOCOLS) - {right}:
         with pytest.raises(ImplausibleFrameError):
-            decode_cell_info(frame, wrong)
+            check_cell_info(frame, wrong).cell_info()
 
 
 def test_settings_in_a_wrong_family_are_rejected(captures: Path) -> None:
@@ -117,7 +112,7 @@ def test_damaged_jk02_values_are_reported_not_returned(
         real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex"), offset, data
     )
     with pytest.raises(ImplausibleFrameError) as caught:
-        decode_cell_info(frame, Protocol.JK02_24S)
+        check_cell_info(frame, Protocol.JK02_24S).cell_info()
     assert caught.value.placeholders["field"] == field
 
 
@@ -128,7 +123,7 @@ def test_nan_cell_voltage_is_rejected(captures: Path) -> None:
         struct.pack("<f", float("nan")),
     )
     with pytest.raises(ImplausibleFrameError, match="cell_voltages"):
-        decode_cell_info(frame, Protocol.JK04)
+        check_cell_info(frame, Protocol.JK04).cell_info()
 
 
 def test_absent_temperature_probe_reads_none(captures: Path) -> None:
@@ -137,7 +132,7 @@ def test_absent_temperature_probe_reads_none(captures: Path) -> None:
         164,
         struct.pack("<h", -2000),
     )
-    cells = decode_cell_info(frame, Protocol.JK02_32S)
+    cells = check_cell_info(frame, Protocol.JK02_32S).cell_info()
     assert cells.temperature_sensor_2 is None
     assert cells.temperature_sensor_1 == 11.9
 
@@ -146,7 +141,7 @@ def test_jk02_warning_and_error_bits(captures: Path) -> None:
     frame = real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex")
     frame = patched(frame, 114, struct.pack("<I", 0b101))  # wires of cells 1 and 3
     frame = patched(frame, 136, bytes((0x04, 0x08)))  # big endian: bits 10 and 3
-    cells = decode_cell_info(frame, Protocol.JK02_24S)
+    cells = check_cell_info(frame, Protocol.JK02_24S).cell_info()
     assert cells.wire_resistance_warnings == (1, 3)
     assert cells.errors == ("cell_undervoltage", "cell_count_mismatch")
 
@@ -157,7 +152,9 @@ def test_jk04_high_wire_resistance_is_flagged(captures: Path) -> None:
         102 + 4 * 4,
         struct.pack("<f", 2.5),
     )
-    assert decode_cell_info(frame, Protocol.JK04).wire_resistance_warnings == (5,)
+    assert check_cell_info(
+        frame, Protocol.JK04
+    ).cell_info().wire_resistance_warnings == (5,)
 
 
 def test_unmeasured_top_cell_is_not_shown(captures: Path) -> None:
@@ -165,7 +162,7 @@ def test_unmeasured_top_cell_is_not_shown(captures: Path) -> None:
     frame = patched(
         real(captures, "JK-B2A16S_sw3.3.0_JK04.cell_info.hex"), 6 + 15 * 4, bytes(4)
     )
-    assert decode_cell_info(frame, Protocol.JK04).cell_count == 15
+    assert check_cell_info(frame, Protocol.JK04).cell_info().cell_count == 15
 
 
 def test_control_bytes_in_names_do_not_reach_the_device_registry(
@@ -268,7 +265,8 @@ module = importlib.util.module_from_spec(spec)
 sys.modules["jkproto"] = module
 spec.loader.exec_module(module)
 raw = bytes.fromhex(open({str(frame_file)!r}).read().strip())
-cells = module.decode_cell_info(module.Frame.from_bytes(raw), module.Protocol.JK04)
+frame = module.Frame.from_bytes(raw)
+cells = module.check_cell_info(frame, module.Protocol.JK04).cell_info()
 print(cells.cell_count)
 """
     result = subprocess.run(
@@ -322,18 +320,18 @@ def test_no_frame_of_any_capture_passes_in_a_wrong_layout(captures: Path) -> Non
     for name, frame, right in frames:
         for zeroed in ((), CELL_BLOCK, CELL_BLOCK_AND_FIGURES):
             variant = without_cells(frame, right, zeroed) if zeroed else frame
-            measured = decode_cell_info(variant, right)
+            measured = check_cell_info(variant, right).cell_info()
             assert bool(measured.cell_voltages) is not bool(zeroed), name
             for wrong in set(BLUETOOTH_PROTOCOLS) - {right}:
                 with pytest.raises(ImplausibleFrameError):
-                    decode_cell_info(variant, wrong)
+                    check_cell_info(variant, wrong).cell_info()
 
 
 def test_what_users_see_is_derived_from_the_cells_of_the_same_frame(
     captures: Path,
 ) -> None:
     for name, frame, protocol in real_cell_info_frames(captures):
-        cells = decode_cell_info(frame, protocol)
+        cells = check_cell_info(frame, protocol).cell_info()
         voltages = cells.cell_voltages
         assert cells.min_cell_voltage == min(voltages), name
         assert cells.max_cell_voltage == max(voltages), name
@@ -352,10 +350,10 @@ def test_the_issue_frame_no_longer_names_a_cell_that_is_not_the_highest(
     captures: Path,
 ) -> None:
     """JK-B2A24S20P: the device says cell 1 (3.284 V), cell 23 reads 3.285 V."""
-    cells = decode_cell_info(
+    cells = check_cell_info(
         real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex"),
         Protocol.JK02_24S,
-    )
+    ).cell_info()
     assert cells.max_voltage_cell == 23
     assert cells.delta_cell_voltage == 0.006
     assert cells.device_figures.max_voltage_cell == 1
@@ -368,7 +366,7 @@ def test_a_balancer_with_its_leads_unplugged_is_shown(captures: Path) -> None:
     unplugged = without_cells(frame, Protocol.JK02_32S, CELL_BLOCK)
     # Bit 10 of the (big-endian) error mask: cell count mismatch.
     unplugged = patched(unplugged, 166, bytes((0x04, 0x00)))
-    cells = decode_cell_info(unplugged, Protocol.JK02_32S)
+    cells = check_cell_info(unplugged, Protocol.JK02_32S).cell_info()
     assert cells.cell_voltages == ()
     assert cells.cell_resistances == ()
     assert cells.min_cell_voltage is None
@@ -398,9 +396,9 @@ def test_a_frame_without_cells_must_still_say_something(captures: Path) -> None:
     )
     stopped_clock = patched(frame, 194, bytes(4))
     with pytest.raises(ImplausibleFrameError, match="runtime"):
-        decode_cell_info(stopped_clock, Protocol.JK02_32S)
+        check_cell_info(stopped_clock, Protocol.JK02_32S).cell_info()
     # 100 % charged but 10 of 314 Ah left: not what a BMS sends.
     with pytest.raises(ImplausibleFrameError, match="state of charge"):
-        decode_cell_info(
+        check_cell_info(
             patched(frame, 174, struct.pack("<I", 10_000)), Protocol.JK02_32S
-        )
+        ).cell_info()

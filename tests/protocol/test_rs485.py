@@ -21,9 +21,7 @@ from custom_components.jk_balancer.protocol import (
     WriteNotConfirmedError,
     balancing_status,
     decode_rs485_reply,
-    encode_rs485_reply,
     encode_rs485_request,
-    parse_rs485_request,
 )
 from custom_components.jk_balancer.protocol.checksum import checksum
 from custom_components.jk_balancer.protocol.errors import (
@@ -33,6 +31,7 @@ from custom_components.jk_balancer.protocol.errors import (
 )
 from custom_components.jk_balancer.protocol.rs485.codec import REPLY
 from jk_emulator import VirtualBus
+from jk_emulator.device_codec import encode_rs485_reply, parse_rs485_request
 from jk_emulator.rs485_bus import reply_values
 from jk_tools.captures import read_rs485
 from tests.conftest import bus_unit, wait_for

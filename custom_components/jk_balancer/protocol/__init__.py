@@ -1,8 +1,9 @@
 """JK protocols: BLE and RS485 frames, decoding, commands and async clients.
 
 This package does not import Home Assistant; the integration builds on it.
-Everything the integration, the virtual balancer and the tools use is exported
-here; they do not reach into the modules.
+What the integration uses is exported here. The device's side of the wire
+(encoding frames and replies, parsing commands) is the virtual balancer's and
+does not ship; it and the tools import what else they need from the modules.
 """
 
 from .balance import (
@@ -15,17 +16,12 @@ from .balance import (
     default_imbalance_threshold,
 )
 from .ble.advertisement import is_jk_advertisement
-from .ble.cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info, decode_cell_info
+from .ble.cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info
 from .ble.client import BluetoothClient
-from .ble.commands import encode_request, parse_command
-from .ble.decode import FrameDecoder, decode_device_info, detect_protocol
+from .ble.commands import encode_request
+from .ble.decode import FrameDecoder, decode_device_info
 from .ble.frame import Frame, FrameAssembler
-from .ble.layouts import (
-    CELL_INFO_LAYOUTS,
-    DEVICE_INFO,
-    SETTINGS_LAYOUTS,
-    encode_frame,
-)
+from .ble.layouts import CELL_INFO_LAYOUTS, DEVICE_INFO, SETTINGS_LAYOUTS
 from .cascade import CascadedPack, cascade
 from .cell_limits import cell_range, low_cell, severe_spread
 from .chemistry import Chemistry, ChemistryWatch, PackChemistry
@@ -34,7 +30,6 @@ from .const import (
     BLUETOOTH_PROTOCOLS,
     CHARACTERISTIC_UUID,
     COMMAND_HEADER,
-    DEFAULT_PASSCODE,
     SERVICE_UUID,
     FrameType,
     Protocol,
@@ -49,7 +44,6 @@ from .errors import (
     LinkClosedError,
     PortError,
     ProtocolDetectionError,
-    SettingError,
     SettingOutOfRangeError,
     UnsafeSettingError,
     UnsupportedDeviceError,
@@ -57,18 +51,7 @@ from .errors import (
 )
 from .model import CELL_VOLTAGE_FORMAT, CellInfo, DeviceInfo, Settings, Snapshot
 from .rs485.client import Rs485Client
-from .rs485.codec import (
-    BAUD_RATE as RS485_BAUD_RATE,
-    BUS_ADDRESSES,
-    READ_ALL as RS485_READ_ALL,
-    REPLY_LENGTH as RS485_REPLY_LENGTH,
-    REQUEST_HEADER as RS485_REQUEST_HEADER,
-    REQUEST_LENGTH as RS485_REQUEST_LENGTH,
-    decode_rs485_reply,
-    encode_rs485_reply,
-    encode_rs485_request,
-    parse_rs485_request,
-)
+from .rs485.codec import BUS_ADDRESSES, decode_rs485_reply, encode_rs485_request
 from .rs485.port import Rs485Port
 from .settings import (
     BALANCE_TRIGGER_VOLTAGE,
@@ -77,11 +60,9 @@ from .settings import (
     Limits,
     SettingSpec,
     ValueKind,
-    spec_for_register,
 )
 from .writes import (
     CELL_COUNT_BELOW_CONNECTED,
-    check_plausible,
     held_value,
     setting_limits,
     validate_write,
@@ -97,14 +78,8 @@ __all__ = [
     "CHARACTERISTIC_UUID",
     "COMMAND_HEADER",
     "DEFAULT_IMBALANCE_HOLD",
-    "DEFAULT_PASSCODE",
     "DEVICE_INFO",
     "MAX_TOTAL_ENERGY",
-    "RS485_BAUD_RATE",
-    "RS485_READ_ALL",
-    "RS485_REPLY_LENGTH",
-    "RS485_REQUEST_HEADER",
-    "RS485_REQUEST_LENGTH",
     "SERVICE_UUID",
     "SETTINGS_LAYOUTS",
     "SETTING_SPECS",
@@ -139,7 +114,6 @@ __all__ = [
     "Request",
     "Rs485Client",
     "Rs485Port",
-    "SettingError",
     "SettingOutOfRangeError",
     "SettingSpec",
     "Settings",
@@ -152,23 +126,15 @@ __all__ = [
     "cascade",
     "cell_range",
     "check_cell_info",
-    "check_plausible",
-    "decode_cell_info",
     "decode_device_info",
     "decode_rs485_reply",
     "default_imbalance_threshold",
-    "detect_protocol",
-    "encode_frame",
     "encode_request",
-    "encode_rs485_reply",
     "encode_rs485_request",
     "held_value",
     "is_jk_advertisement",
     "low_cell",
-    "parse_command",
-    "parse_rs485_request",
     "setting_limits",
     "severe_spread",
-    "spec_for_register",
     "validate_write",
 ]

@@ -15,8 +15,6 @@ COMMAND_LENGTH: Final = 20
 # Some BLE modules write this into the notification stream.
 MODULE_MESSAGE: Final = b"AT\r\n"
 
-DEFAULT_PASSCODE: Final = "1234"
-
 
 class Protocol(StrEnum):
     """Frame layout family a device speaks.

@@ -324,18 +324,3 @@ def get_spec(key: str) -> SettingSpec:
         raise UnknownSettingError(
             f"unknown setting {key!r}; known: {', '.join(SETTING_SPECS)}", setting=key
         ) from None
-
-
-def spec_for_register(
-    protocol: Protocol, address: int, size: int
-) -> SettingSpec | None:
-    """The setting written at ``address`` with ``size`` bytes on ``protocol``."""
-    for spec in SETTING_SPECS.values():
-        register = spec.registers.get(protocol)
-        if (
-            register is not None
-            and register.address == address
-            and register.encoding.size == size
-        ):
-            return spec
-    return None

@@ -106,12 +106,6 @@ def check_value(spec: SettingSpec, value: float | bool, limits: Limits) -> float
     return min(max(snapped, limits.minimum), limits.maximum)
 
 
-def check_plausible(spec: SettingSpec, value: float | bool) -> float:
-    """Refuse a value no device of any layout would take (nothing connected)."""
-    low, high = spec.widest_range()
-    return check_value(spec, value, Limits(low, high, spec.step))
-
-
 @dataclass(frozen=True, slots=True)
 class PreparedWrite:
     """A validated write: the register, its encoded value, the value to expect.

@@ -203,11 +203,6 @@ def check_cell_info(frame: Frame, protocol: Protocol) -> CheckedCellInfo:
     return _new(CheckedCellInfo, (protocol, values, len(cells)))
 
 
-def decode_cell_info(frame: Frame, protocol: Protocol) -> CellInfo:
-    """Check a cell-info frame and convert it (see :func:`check_cell_info`)."""
-    return check_cell_info(frame, protocol).cell_info()
-
-
 def _measured_cells(
     plan: _CellInfoPlan, raw: bytes, values: tuple[Any, ...], mask: int
 ) -> tuple[Any, ...]:

@@ -8,11 +8,8 @@ register means is defined once per setting in :mod:`..settings`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..checksum import checksum
 from ..const import COMMAND_HEADER, COMMAND_LENGTH, Request
-from ..errors import FrameError
 from ..writes import PreparedWrite
 
 _MAX_VALUE_LENGTH = COMMAND_LENGTH - 7
@@ -40,23 +37,3 @@ def write_command(write: PreparedWrite) -> bytes:
 def encode_request(request: Request) -> bytes:
     """Build a read request (device info 0x97, settings 0x96)."""
     return encode_command(request)
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A parsed 20-byte command."""
-
-    command: int
-    value: bytes
-
-
-def parse_command(data: bytes) -> Command:
-    """Parse a command as a device does: header, length and checksum must hold."""
-    if len(data) != COMMAND_LENGTH or not data.startswith(COMMAND_HEADER):
-        raise FrameError("not a 20-byte command", length=str(len(data)))
-    if checksum(data[:-1]) != data[-1]:
-        raise FrameError("command checksum mismatch")
-    length = data[5]
-    if length > _MAX_VALUE_LENGTH:
-        raise FrameError("command value length too large", length=str(length))
-    return Command(data[4], bytes(data[6 : 6 + length]))

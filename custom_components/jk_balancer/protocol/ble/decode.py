@@ -8,8 +8,6 @@ with the wrong layout yields impossible cells, masks or averages, and is rejecte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ..checksum import checksum
 from ..const import FRAME_LENGTH, FrameType, Protocol
 from ..errors import FrameError, ImplausibleFrameError, ProtocolDetectionError
@@ -166,25 +164,6 @@ class FrameDecoder:
         raise ProtocolDetectionError(
             "the cell-info frame fits none of the JK04, JK02_24S, JK02_32S layouts"
         )
-
-
-def detect_protocol(frames: Iterable[Frame]) -> Protocol | None:
-    """Return the layout that best explains a recorded sequence of frames.
-
-    A plausible cell-info frame decides; failing that a settings frame; failing
-    that the device info's hint. None when the frames say nothing at all.
-    """
-    decoder = FrameDecoder()
-    for frame in frames:
-        try:
-            decoder.decode(frame)
-        except FrameError:
-            continue
-        if decoder.confirmed:
-            break
-    if decoder.protocol is None and decoder.device_info is not None:
-        return candidate_protocols(decoder.device_info)[0]
-    return decoder.protocol
 
 
 def redact_passcodes(raw: bytes) -> bytes:

@@ -14,11 +14,10 @@ JK02_24S, and everything after the resistances 32 bytes later.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from ..const import RESPONSE_HEADER, FrameType, Protocol
+from ..const import FrameType, Protocol
 from ..layout import Field, Layout
 from ..plausibility import CELL_VOLTAGE_RANGE, TEMPERATURE_RANGE
 from ..settings import (
@@ -223,12 +222,6 @@ CELL_INFO_LAYOUTS: Final = MappingProxyType(
         Protocol.JK02_32S: CELL_INFO_JK02_32S,
     }
 )
-
-
-def encode_frame(layout: Layout, values: Mapping[str, Any], counter: int = 0) -> bytes:
-    """A checksummed response frame of ``layout`` (for the virtual balancer)."""
-    header = RESPONSE_HEADER + bytes((layout.frame_type, counter & 0xFF))
-    return layout.encode(values, header)
 
 
 # Bits of the JK02 errors mask (bit 0 is the least significant).

@@ -92,8 +92,3 @@ class Field:
             field=self.name,
             value=str(value),
         )
-
-
-def swap_bytes(item: Field, raw: int) -> int:
-    """A raw value read in the frame's byte order, as the field stores it."""
-    return int.from_bytes(raw.to_bytes(item.length, "little"), "big")

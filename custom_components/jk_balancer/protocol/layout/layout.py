@@ -2,19 +2,18 @@
 
 A :class:`Layout` turns its table into one ``struct.Struct`` for the whole frame
 and, for any set of fields a caller wants, a :class:`FieldDecoder` (see
-:mod:`.decoder`). The same table encodes frames for the virtual balancer.
+:mod:`.decoder`). The virtual balancer encodes its frames from the same table.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 import struct
 from typing import Any
 
-from ..checksum import checksum
 from .decoder import FieldDecoder
-from .field import Field, swap_bytes
+from .field import Field
 
 
 class Layout:
@@ -75,6 +74,11 @@ class Layout:
             f"{name}_values", list(self._index)
         )
 
+    @property
+    def packer(self) -> struct.Struct:
+        """The whole frame's ``struct``, from ``start`` to the checksum."""
+        return self._struct
+
     def index(self, name: str) -> int:
         """Where the field's (first) raw value sits in the unpacked frame."""
         return self._index[name]
@@ -92,33 +96,3 @@ class Layout:
         paths, :meth:`decoder` returns only what is used, as a plain tuple.
         """
         return self.record._make(self.decoder(self.record._fields)(raw))
-
-    def encode(self, values: Mapping[str, Any], header: bytes) -> bytes:
-        """Build a checksummed frame; fields missing from ``values`` are zero.
-
-        ``header`` fills the bytes before ``start``.
-        """
-        raw: list[Any] = []
-        for name in self._index:
-            item, value = self.fields[name], values.get(name)
-            if item.code == "s":
-                raw.append(str(value or "").encode("ascii")[: item.size])
-            elif item.count == 1:
-                raw.append(self._to_raw(item, value))
-            else:
-                sequence = list(value or ())
-                sequence += [None] * (item.count - len(sequence))
-                raw.extend(self._to_raw(item, element) for element in sequence)
-        frame = bytearray(self.length)
-        frame[: self.start] = header
-        self._struct.pack_into(frame, self.start, *raw)
-        frame[-1] = checksum(frame[:-1])
-        return bytes(frame)
-
-    def _to_raw(self, item: Field, value: Any) -> int | float:
-        if value is None:
-            return item.absent if item.absent is not None else 0
-        if item.is_float:
-            return float(value)
-        raw = round(float(value) * item.divisor)
-        return swap_bytes(item, raw) if item.swapped else raw

@@ -15,8 +15,7 @@ power-off voltage, and no per-cell wire resistance.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Final
 
 from ..checksum import checksum
 from ..const import Protocol
@@ -36,7 +35,6 @@ from ..settings import BALANCE_TRIGGER_VOLTAGE, BALANCER_ENABLED, MAX_BALANCE_CU
 BAUD_RATE: Final = 9600
 REQUEST_HEADER: Final = b"\x55\xaa"
 REPLY_HEADER: Final = b"\xeb\x90"
-REQUEST_LENGTH: Final = 7
 REPLY_LENGTH: Final = 74
 READ_ALL: Final = 0xFF
 CELL_SLOTS: Final = 24
@@ -85,14 +83,6 @@ _DECIMALS: Final = cell_decimals(_CELLS)
 _VOLTS: Final = FigureScale(1, 1, 1)
 
 
-class Rs485Request(NamedTuple):
-    """A parsed request: which balancer, which command, its value."""
-
-    address: int
-    command: int
-    value: bytes
-
-
 def encode_rs485_request(
     address: int, command: int = READ_ALL, value: bytes = b""
 ) -> bytes:
@@ -101,20 +91,6 @@ def encode_rs485_request(
         raise ValueError("address, command or value out of range")
     body = REQUEST_HEADER + bytes((address, command)) + value.rjust(2, b"\0")
     return body + bytes((checksum(body),))
-
-
-def parse_rs485_request(data: bytes) -> Rs485Request:
-    """Parse a request as a balancer does: header, length and checksum must hold."""
-    if len(data) != REQUEST_LENGTH or not data.startswith(REQUEST_HEADER):
-        raise FrameError("not a 7-byte RS485 request", length=str(len(data)))
-    if checksum(data[:-1]) != data[-1]:
-        raise FrameError("request checksum mismatch")
-    return Rs485Request(data[2], data[3], bytes(data[4:6]))
-
-
-def encode_rs485_reply(address: int, values: Mapping[str, Any]) -> bytes:
-    """A checksummed reply to a read (for the virtual balancer)."""
-    return REPLY.encode(values, REPLY_HEADER + bytes((address, READ_ALL)))
 
 
 def rs485_reply_problem(raw: bytes, address: int | None = None) -> str | None:
