@@ -13,7 +13,7 @@ from unittest.mock import PropertyMock, patch
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
-from homeassistant.const import ATTR_ENTITY_ID, CONF_ADDRESS, CONF_PASSWORD
+from homeassistant.const import ATTR_ENTITY_ID, CONF_ADDRESS, CONF_PASSWORD, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import (
@@ -292,6 +292,24 @@ def plain(value: Any) -> Any:
     return value
 
 
+def state_value(hass: HomeAssistant, entity_id: str) -> str:
+    """The state of ``entity_id``, which must exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+async def platform_entities(
+    hass: HomeAssistant, proxy: Proxy, platform: Platform, profile: str
+) -> dict[str, dict[str, Any]]:
+    """The entities of one platform of a virtual ``profile`` balancer, as users
+    see them (a JK BMS with 4 cells, to keep its snapshot short)."""
+    device = proxy.add(profile, cells=4 if profile == "jk-b2a24s20p" else None)
+    with patch("custom_components.jk_balancer.PLATFORMS", [platform]):
+        entry = await setup_entry(hass, device)
+    return entities_as_users_see_them(hass, entry.entry_id)
+
+
 def entities_as_users_see_them(
     hass: HomeAssistant, entry_id: str
 ) -> dict[str, dict[str, Any]]:
@@ -319,3 +337,24 @@ def entities_as_users_see_them(
             "attributes": None if state is None else plain(dict(state.attributes)),
         }
     return found
+
+
+# A virtual JK BMS (it measures the pack's current) and its energy sensors.
+BMS = "jk-pb2a16s20p"
+CHARGED = "sensor.jk_pb2a16s20p_energy_charged"
+DISCHARGED = "sensor.jk_pb2a16s20p_energy_discharged"
+
+
+def flow(device: BluetoothBalancer, amps: float) -> float:
+    """Let ``amps`` flow through the pack (positive: charging); return the W."""
+    battery = device.battery
+    battery.load_amplitude = amps
+    battery.elapsed = battery.load_period / 4  # the daily sine at its peak
+    return sum(battery.true_voltages()) * amps
+
+
+async def bms(hass: HomeAssistant, proxy: Proxy, **options: Any) -> BluetoothBalancer:
+    device = proxy.add(BMS)
+    flow(device, 0.0)
+    await setup_entry(hass, device, options=options)
+    return device

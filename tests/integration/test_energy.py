@@ -18,25 +18,18 @@ import pytest
 from custom_components.jk_balancer.const import DOMAIN
 from jk_emulator import BluetoothBalancer
 from tests.integration.conftest import (
+    CHARGED,
+    DISCHARGED,
     Proxy,
+    bms,
+    flow,
     next_update,
     restart_with_stored,
     setup_entry,
 )
 
-BMS = "jk-pb2a16s20p"
-CHARGED = "sensor.jk_pb2a16s20p_energy_charged"
-DISCHARGED = "sensor.jk_pb2a16s20p_energy_discharged"
 PULSE = 150.0  # A: large enough that a second of it shows to the Wh
 KWH = 3_600_000.0  # W s
-
-
-def flow(device: BluetoothBalancer, amps: float) -> float:
-    """Let ``amps`` flow through the pack (positive: charging); return the W."""
-    battery = device.battery
-    battery.load_amplitude = amps
-    battery.elapsed = battery.load_period / 4  # the daily sine at its peak
-    return sum(battery.true_voltages()) * amps
 
 
 async def pulse(hass: HomeAssistant, device: BluetoothBalancer, amps: float) -> float:
@@ -53,13 +46,6 @@ def total(hass: HomeAssistant, entity_id: str) -> float:
     state = hass.states.get(entity_id)
     assert state is not None, entity_id
     return float(state.state)
-
-
-async def bms(hass: HomeAssistant, proxy: Proxy, **options: Any) -> BluetoothBalancer:
-    device = proxy.add(BMS)
-    flow(device, 0.0)
-    await setup_entry(hass, device, options=options)
-    return device
 
 
 async def test_a_charge_and_a_discharge_pulse_are_counted_within_1_percent(

@@ -13,8 +13,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from tests.integration.conftest import Proxy
-from tests.integration.test_energy import CHARGED, DISCHARGED, bms
+from tests.integration.conftest import CHARGED, DISCHARGED, Proxy, bms
 
 
 @pytest.fixture(autouse=True)

@@ -13,11 +13,18 @@ from homeassistant.components.bluetooth import (
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import CoreState, HomeAssistant
+from homeassistant.helpers import device_registry as dr
 import pytest
 
 from custom_components.jk_balancer import bluetooth as bluetooth_module
 from custom_components.jk_balancer.connection_turns import NO_RADIO, async_get_turns
-from tests.integration.conftest import Proxy, config_entry, next_update, setup_entry
+from tests.integration.conftest import (
+    Proxy,
+    config_entry,
+    device_of,
+    next_update,
+    setup_entry,
+)
 
 
 def available(hass: HomeAssistant, entity_id: str) -> bool:
@@ -279,3 +286,17 @@ async def test_a_slot_freed_late_by_the_proxy_still_admits_the_next(
     async with asyncio.timeout(1):
         await admitted.wait()
     await task
+
+
+async def test_device_registry_entry(
+    hass: HomeAssistant, proxy: Proxy, device_registry: dr.DeviceRegistry
+) -> None:
+    device = proxy.add("jk-pb2a16s20p", name="Rack-1")
+    config_entry = await setup_entry(hass, device)
+    entry = device_of(hass, config_entry.entry_id)
+    assert entry.connections == {("bluetooth", device.address)}
+    assert entry.name == "Rack-1"
+    assert entry.manufacturer == "Jikong (JK)"
+    assert entry.model == "JK-PB2A16S20P"
+    assert (entry.hw_version, entry.sw_version) == ("19A", "19.27")
+    assert entry.serial_number == device.device_info().serial_number
