@@ -183,9 +183,12 @@ def test_no_test_module_imports_another() -> None:
     reaching = []
     for path in sorted((ROOT / "tests").rglob("test_*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                if node.module.rpartition(".")[2].startswith("test_"):
-                    reaching.append(f"{path.relative_to(ROOT)}: {node.module}")
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.rpartition(".")[2].startswith("test_")
+            ):
+                reaching.append(f"{path.relative_to(ROOT)}: {node.module}")
     assert reaching == []
 
 

@@ -41,7 +41,6 @@ from .const import (
     CONF_PROTOCOL,
     DOMAIN,
     PROTOCOL_AUTO,
-    STALE_AFTER,
     WRITE_CONNECT_TIMEOUT,
     ConnectionMode,
     forced_protocol,
@@ -50,6 +49,7 @@ from .coordinator import BalancerCoordinator, BalancerLink
 from .lending import LinkLending
 from .options import EntryOptions
 from .protocol import (
+    STALE_AFTER,
     BluetoothClient,
     DeviceConnectionError,
     JKError,

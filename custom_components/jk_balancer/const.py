@@ -44,8 +44,6 @@ MAX_UPDATE_INTERVAL: Final = 300
 MIN_IMBALANCE_THRESHOLD: Final = 2
 MAX_IMBALANCE_THRESHOLD: Final = 1000
 MAX_IMBALANCE_HOLD: Final = 86_400
-# Without a cell-info frame for this long, a kept-open link is considered dead.
-STALE_AFTER: Final = 15.0  # seconds
 # A write to a device that is not connected waits this long for the link.
 WRITE_CONNECT_TIMEOUT: Final = 20.0  # seconds
 

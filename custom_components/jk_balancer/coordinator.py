@@ -31,12 +31,13 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .battery_care import BatteryCare
-from .const import DOMAIN, STALE_AFTER
+from .const import DOMAIN
 from .issues import async_offer_fewer_cells, async_withdraw_fewer_cells
 from .lending import LinkLending
 from .options import EntryOptions
 from .protocol import (
     CELL_COUNT_BELOW_CONNECTED,
+    STALE_AFTER,
     BalancerClient,
     EnergyMeter,
     JKError,

@@ -40,8 +40,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # Ports that are network gateways (socket://host:port) have no file to resolve.
 _URL: Final = "://"
-# A local port opens at once; a gateway's TCP connect may hang for minutes.
-OPEN_TIMEOUT: Final = 5.0  # s
 # Longer than any path a system has (PATH_MAX) or a URL an owner types.
 MAX_PORT_LENGTH: Final = 4096
 
@@ -168,9 +166,7 @@ async def async_acquire_port(hass: HomeAssistant, path: str, user: str) -> Rs485
             None,
         )
         if shared is None:
-            shared = ports[path] = _SharedPort(
-                Rs485Port(path, open_timeout=OPEN_TIMEOUT)
-            )
+            shared = ports[path] = _SharedPort(Rs485Port(path))
         shared.users.add(user)
         return shared.port
 

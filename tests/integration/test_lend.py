@@ -23,7 +23,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.jk_balancer.const import DOMAIN, STALE_AFTER
+from custom_components.jk_balancer.const import DOMAIN
+from custom_components.jk_balancer.protocol import STALE_AFTER
 from jk_emulator import BluetoothBalancer, VirtualBus
 from tests.integration.conftest import (
     Proxy,

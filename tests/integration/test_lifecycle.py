@@ -361,7 +361,7 @@ async def test_a_gateway_that_never_accepts_fails_within_the_limit(
 ) -> None:
     with (
         listener_that_never_accepts() as tcp_port,
-        patch("custom_components.jk_balancer.rs485.OPEN_TIMEOUT", 0.3),
+        patch("custom_components.jk_balancer.protocol.rs485.port.OPEN_TIMEOUT", 0.3),
     ):
         gateway = f"socket://127.0.0.1:{tcp_port}"
         entry = MockConfigEntry(

@@ -17,7 +17,7 @@ from .balance import (
 )
 from .ble.advertisement import is_jk_advertisement
 from .ble.cell_info import WIRE_RESISTANCE_LIMIT, check_cell_info
-from .ble.client import BluetoothClient
+from .ble.client import STALE_AFTER, BluetoothClient
 from .ble.commands import encode_request
 from .ble.decode import FrameDecoder, decode_device_info
 from .ble.frame import Frame, FrameAssembler
@@ -83,6 +83,7 @@ __all__ = [
     "SERVICE_UUID",
     "SETTINGS_LAYOUTS",
     "SETTING_SPECS",
+    "STALE_AFTER",
     "WIRE_RESISTANCE_LIMIT",
     "BalancerClient",
     "BalancingStatus",

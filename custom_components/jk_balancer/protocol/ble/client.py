@@ -53,7 +53,7 @@ DEFAULT_RESPONSE_TIMEOUT: Final = 5.0
 # The stream starts about 0.6 s after the settings request.
 DEFAULT_STREAM_TIMEOUT: Final = 5.0
 # A kept-open link whose stream sent nothing for this long is dead.
-DEFAULT_STALE_AFTER: Final = 15.0
+STALE_AFTER: Final = 15.0  # s
 
 
 class BluetoothClient(BalancerClient):
@@ -66,7 +66,7 @@ class BluetoothClient(BalancerClient):
         protocol: Protocol | None = None,
         response_timeout: float = DEFAULT_RESPONSE_TIMEOUT,
         stream_timeout: float = DEFAULT_STREAM_TIMEOUT,
-        stale_after: float = DEFAULT_STALE_AFTER,
+        stale_after: float = STALE_AFTER,
         write_timeout: float = WRITE_TIMEOUT,
         connect_attempts: int = 3,
         backend: type[BaseBleakClient] | None = None,

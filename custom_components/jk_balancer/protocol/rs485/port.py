@@ -37,8 +37,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # A reply takes 77 ms at 9600 baud; USB adapters and the device add to that.
 DEFAULT_REPLY_TIMEOUT: Final = 0.5
-# A local port opens at once; a gateway's TCP connect answers within seconds.
-DEFAULT_OPEN_TIMEOUT: Final = 5.0
+# A local port opens at once; a gateway's TCP connect answers within seconds
+# (or hangs for minutes).
+OPEN_TIMEOUT: Final = 5.0  # s
 # After a write the device needs a moment before it answers a read.
 WRITE_SETTLE: Final = 0.2
 # How long closing the port may take.
@@ -56,13 +57,13 @@ class Rs485Port:
         *,
         baud_rate: int = BAUD_RATE,
         reply_timeout: float = DEFAULT_REPLY_TIMEOUT,
-        open_timeout: float = DEFAULT_OPEN_TIMEOUT,
+        open_timeout: float | None = None,
     ) -> None:
         """Prepare the line; the port opens with the first request."""
         self.port = port
         self.baud_rate = baud_rate
         self.reply_timeout = reply_timeout
-        self.open_timeout = open_timeout
+        self.open_timeout = OPEN_TIMEOUT if open_timeout is None else open_timeout
         self._transport: asyncio.Transport | None = None
         # The receiver of the open port: a closed one's last calls are ignored.
         self._receiver: _Receiver | None = None
