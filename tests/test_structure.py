@@ -180,15 +180,14 @@ def test_the_shipped_package_holds_only_what_home_assistant_runs() -> None:
 def test_no_test_module_imports_another() -> None:
     """Shared helpers live in a conftest or a helpers module: a test module
     can be read, moved or deleted without breaking another."""
-    reaching = []
-    for path in sorted((ROOT / "tests").rglob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.ImportFrom)
-                and node.module
-                and node.module.rpartition(".")[2].startswith("test_")
-            ):
-                reaching.append(f"{path.relative_to(ROOT)}: {node.module}")
+    reaching = [
+        f"{path.relative_to(ROOT)}: {node.module}"
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.rpartition(".")[2].startswith("test_")
+    ]
     assert reaching == []
 
 
