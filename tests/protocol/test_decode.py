@@ -137,6 +137,40 @@ def test_absent_temperature_probe_reads_none(captures: Path) -> None:
     assert cells.temperature_sensor_1 == 11.9
 
 
+@pytest.mark.parametrize(
+    ("name", "protocol"),
+    [
+        ("JK-B2A24S20P_sw10.07_JK02_24S.cell_info_neg_temps.hex", Protocol.JK02_24S),
+        ("JK_PB2A16S15P_sw15.38_JK02_32S.cell_info.hex", Protocol.JK02_32S),
+    ],
+)
+def test_every_measurement_lands_in_the_field_of_its_name(
+    captures: Path, name: str, protocol: Protocol
+) -> None:
+    """A real frame's values, decoded by name, are the record's of that name:
+    nothing depends on the order the record or the layout lists them in."""
+    frame = real(captures, name)
+    named = CELL_INFO_LAYOUTS[protocol].decode(frame.raw)._asdict()
+    cells = check_cell_info(frame, protocol).cell_info()
+    # The summary is the cells' own (the device's figures lag a sample).
+    derived = {"average_cell_voltage", "delta_cell_voltage"}
+    shared = [
+        field for field in cells._fields if field in named and field not in derived
+    ]
+    assert cells.device_figures.average_cell_voltage == named["average_cell_voltage"]
+    assert {"current", "state_of_charge", "cycle_count", "temperature_sensor_2"} <= (
+        set(shared)
+    )
+    for field in shared:
+        value = getattr(cells, field)
+        if field in ("cell_voltages", "cell_resistances"):
+            assert value == named[field][: len(value)], field
+        elif field in ("charging", "discharging"):
+            assert value is (named[field] == 1), field
+        else:
+            assert value == named[field], field
+
+
 def test_jk02_warning_and_error_bits(captures: Path) -> None:
     frame = real(captures, "JK-B2A24S20P_sw10.07_JK02_24S.cell_info.hex")
     frame = patched(frame, 114, struct.pack("<I", 0b101))  # wires of cells 1 and 3

@@ -70,21 +70,19 @@ _COMMON_VALUES: Final = (
     "balancing_current",
     "total_runtime",
 )
+# A JK BMS's measurements that the record takes as the frame has them: named
+# by the record's own fields (the layouts name them alike), so each lands in
+# its place and one added to both needs no other change here.
+_AS_MEASURED: Final = CellInfo._fields[
+    CellInfo._fields.index("current") : CellInfo._fields.index("charging")
+]
 _JK02_VALUES: Final = (
     "min_voltage_cell_index",
     "max_voltage_cell_index",
     "total_voltage",
     "wire_resistance_warning_mask",
     "errors_mask",
-    "current",
-    "state_of_charge",
-    "state_of_health",
-    "remaining_capacity",
-    "estimated_capacity",
-    "cycle_count",
-    "temperature_sensor_1",
-    "temperature_sensor_2",
-    "power_tube_temperature",
+    *_AS_MEASURED,
     "charging",
     "discharging",
 )
@@ -148,9 +146,16 @@ class CheckedCellInfo(NamedTuple):
                     *_NOT_ON_JK04,
                 ),
             )
-        min_index, max_index, total, warnings, errors, *bms, charging, discharging = (
-            values[7:]
-        )
+        (
+            min_index,
+            max_index,
+            total,
+            warnings,
+            errors,
+            *measured,
+            charging,
+            discharging,
+        ) = values[7:]
         return _new(
             CellInfo,
             (
@@ -164,7 +169,7 @@ class CheckedCellInfo(NamedTuple):
                 runtime,
                 _cells_in_mask(warnings, self.cells),
                 _new(DeviceFigures, (average, delta, min_index + 1, max_index + 1)),
-                *bms,
+                *measured,
                 charging == 1,
                 discharging == 1,
                 _error_names(errors),
