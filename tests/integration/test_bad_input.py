@@ -8,11 +8,10 @@ Nothing may answer with HTTP 500, and nothing half-made may be left behind.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 import json
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
@@ -67,12 +66,7 @@ BAD_BODIES: tuple[bytes, ...] = (
 # Forms whose submit adds or changes something for good once valid.
 _KINDS = ("config", "options", "repairs")
 
-
-@pytest.fixture(autouse=True)
-def quick_scan() -> Iterator[None]:
-    """Empty addresses answer nothing at once on a virtual bus."""
-    with patch("custom_components.jk_balancer.rs485_flow.SCAN_REPLY_TIMEOUT", 0.02):
-        yield
+pytestmark = pytest.mark.usefixtures("quick_scan")
 
 
 @dataclass

@@ -62,12 +62,7 @@ from tests.integration.conftest import (
     writes,
 )
 
-
-@pytest.fixture(autouse=True)
-def quick_scan() -> Iterator[None]:
-    """Empty addresses answer nothing at once on a virtual bus."""
-    with patch("custom_components.jk_balancer.rs485_flow.SCAN_REPLY_TIMEOUT", 0.05):
-        yield
+pytestmark = pytest.mark.usefixtures("quick_scan")
 
 
 def entity_ids(hass: HomeAssistant, entry: MockConfigEntry) -> list[str]:

@@ -9,7 +9,6 @@ by-id link.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from unittest.mock import patch
 
@@ -36,12 +35,7 @@ from tests.integration.conftest import bus_entry, entity_id, next_update, open_f
 
 ADAPTER = {"vid": "1A86", "pid": "7523", "serial_number": "5A3D011234"}
 
-
-@pytest.fixture(autouse=True)
-def quick_scan() -> Iterator[None]:
-    """Empty addresses answer nothing at once on a virtual bus."""
-    with patch("custom_components.jk_balancer.rs485_flow.SCAN_REPLY_TIMEOUT", 0.05):
-        yield
+pytestmark = pytest.mark.usefixtures("quick_scan")
 
 
 def relink(link: Path, bus: VirtualBus) -> None:

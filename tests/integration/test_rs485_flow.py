@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from unittest.mock import patch
 
@@ -25,12 +24,7 @@ from jk_emulator import VirtualBus
 from tests.conftest import bus_unit
 from tests.integration.conftest import bus_entry, start_user_flow
 
-
-@pytest.fixture(autouse=True)
-def quick_scan() -> Iterator[None]:
-    """Empty addresses answer nothing at once on a virtual bus."""
-    with patch("custom_components.jk_balancer.rs485_flow.SCAN_REPLY_TIMEOUT", 0.05):
-        yield
+pytestmark = pytest.mark.usefixtures("quick_scan")
 
 
 async def test_scan_finds_both_balancers_and_offers_the_other_one(
